@@ -16,6 +16,8 @@ PACKAGES=(
   # test images and reference tools for interop tests and benchmarks
   busybox-static debootstrap skopeo umoci tini catatonit docker.io containerd runc crun python3-docker
   hyperfine wrk
+  # htpasswd (bcrypt) for registry auth tests
+  apache2-utils
 )
 
 step "Debian packages"

@@ -1,2 +1,17 @@
-// Entry point; filled in by its issue.
-export {};
+// The `berth` launcher: turns on Node's compile cache before the CLI's code is loaded (a warm start then
+// skips compiling the bundle), runs the command, and exits with its status.
+import module from 'node:module';
+
+try {
+  module.enableCompileCache?.();
+} catch {
+  // the cache directory may be unwritable; run uncached
+}
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+const entry = new URL(import.meta.url.endsWith('.ts') ? './cli.ts' : './cli.js', import.meta.url).href;
+const cli = (await import(entry)) as typeof import('./cli.ts');
+const code = await cli.main(process.argv.slice(2));
+process.exit(code);

@@ -1,2 +1,8 @@
-// Public API of snapshotter; filled in by its issue. Exports only through this file.
-export {};
+// Public API of @berth/snapshotter. Exports only through this file.
+export type { Snapshotter, SnapshotInfo, SnapshotKind, SnapshotOptions, Usage, Mount } from './snapshotter.ts';
+export { OverlaySnapshotter, overlayUnsupportedReason } from './overlay.ts';
+export { NativeSnapshotter } from './native.ts';
+export { openSnapshotter, openDefaultSnapshotter, type SnapshotterName } from './open.ts';
+export { unpackLayers, LABEL_SNAPSHOT_REF, type UnpackOptions, type UnpackResult } from './unpack.ts';
+export { diskUsage } from './usage.ts';
+export { compactMountOptions, overlayDirs } from '@berth/layer-store';

@@ -1,0 +1,36 @@
+/** Containers service: container records (the task is separate). */
+import { addService, serverStream, unary, type Container, type FieldMask, type ServerHooks } from '@berth/containerd-api';
+import type * as grpc from '@grpc/grpc-js';
+import type { Context } from '../context.ts';
+
+export function addContainersService(server: grpc.Server, ctx: Context, hooks: ServerHooks): void {
+  addService(server, 'containerd.services.containers.v1.Containers', {
+    Get: unary((req: { id: string }, call) => ({ container: ctx.containers.get(call.namespace(), req.id) })),
+    List: unary((req: { filters: string[] }, call) => ({ containers: ctx.containers.list(call.namespace(), req.filters) })),
+    ListStream: serverStream(async (req: { filters: string[] }, call, send) => {
+      for (const container of ctx.containers.list(call.namespace(), req.filters)) await send({ container });
+    }),
+    Create: unary((req: { container: Container }, call) => {
+      const ns = call.namespace();
+      ctx.namespaces.ensure(ns);
+      const container = ctx.containers.create(ns, req.container);
+      ctx.events.emit(ns, '/containers/create', { id: container.id, image: container.image, runtime: container.runtime });
+      return { container };
+    }),
+    Update: unary((req: { container: Container; updateMask: FieldMask | null }, call) => {
+      const ns = call.namespace();
+      const container = ctx.containers.update(ns, req.container, req.updateMask?.paths);
+      ctx.events.emit(ns, '/containers/update', {
+        id: container.id, image: container.image, labels: container.labels, snapshotKey: container.snapshotKey,
+      });
+      return { container };
+    }),
+    Delete: unary((req: { id: string }, call) => {
+      const ns = call.namespace();
+      ctx.containers.delete(ns, req.id);
+      ctx.events.emit(ns, '/containers/delete', { id: req.id });
+      ctx.gc.schedule();
+      return {};
+    }),
+  }, hooks);
+}

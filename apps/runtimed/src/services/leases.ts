@@ -1,0 +1,35 @@
+/** Leases service. */
+import { addService, unary, type LeaseResource, type ServerHooks } from '@berth/containerd-api';
+import type * as grpc from '@grpc/grpc-js';
+import type { Context } from '../context.ts';
+
+export function addLeasesService(server: grpc.Server, ctx: Context, hooks: ServerHooks): void {
+  addService(server, 'containerd.services.leases.v1.Leases', {
+    Create: unary((req: { id: string; labels: Record<string, string> }, call) => {
+      const ns = call.namespace();
+      ctx.namespaces.ensure(ns);
+      return { lease: ctx.leases.create(ns, req.id, req.labels ?? {}) };
+    }),
+    Delete: unary(async (req: { id: string; sync: boolean }, call) => {
+      ctx.leases.delete(call.namespace(), req.id);
+      if (req.sync) await ctx.gc.collect();
+      else ctx.gc.schedule();
+      return {};
+    }),
+    List: unary((req: { filters: string[] }, call) => ({ leases: ctx.leases.list(call.namespace(), req.filters) })),
+    AddResource: unary((req: { id: string; resource: LeaseResource }, call) => {
+      ctx.leases.addResource(call.namespace(), req.id, req.resource);
+      return {};
+    }),
+    DeleteResource: unary((req: { id: string; resource: LeaseResource }, call) => {
+      ctx.leases.deleteResource(call.namespace(), req.id, req.resource);
+      ctx.gc.schedule();
+      return {};
+    }),
+    ListResources: unary((req: { id: string }, call) => {
+      const ns = call.namespace();
+      ctx.leases.get(ns, req.id);
+      return { resources: ctx.leases.resources(ns, req.id) };
+    }),
+  }, hooks);
+}

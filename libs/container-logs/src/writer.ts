@@ -1,0 +1,152 @@
+// Writes Docker's json-file log: entries appended to `<path>`, rotated as Docker's LogFile does — before an
+// entry is written, a file that has reached max-size is renamed to `<path>.1` (older ones shift up to
+// `<path>.<max-file - 1>`, the oldest is dropped) and a new `<path>` is started; with max-file 1 the file is
+// truncated instead. Writes are synchronous appends to the page cache (no fsync): one write(2) per batch of
+// entries, so the writer's throughput is what bounds a container writing at full speed.
+import { closeSync, fstatSync, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs';
+import { encodeEntry, type LogStream } from './entry.ts';
+import type { JsonFileOptions } from './options.ts';
+import { formatRfc3339Nano, nowNs } from './time.ts';
+
+/** Docker's copier cuts lines longer than this into partial entries. */
+export const MAX_LINE = 16 * 1024;
+
+export class JsonFileWriter {
+  readonly path: string;
+  readonly maxSize: number;
+  readonly maxFile: number;
+  private fd: number;
+  private size: number;
+  private closed = false;
+  /** Entries written since open. */
+  entries = 0;
+  /** Bytes written since open (all files). */
+  bytes = 0;
+
+  private constructor(path: string, fd: number, opts: JsonFileOptions) {
+    this.path = path;
+    this.fd = fd;
+    this.size = fstatSync(fd).size;
+    this.maxSize = opts.maxSize;
+    this.maxFile = opts.maxFile;
+  }
+
+  /** Opens (creating, mode 0640) `path` for appending. */
+  static open(path: string, opts: Partial<JsonFileOptions> = {}): JsonFileWriter {
+    const fd = openSync(path, 'a', 0o640);
+    return new JsonFileWriter(path, fd, { maxSize: opts.maxSize ?? 0, maxFile: Math.max(1, opts.maxFile ?? 1) });
+  }
+
+  /** Writes one entry. `log` is the line as the process wrote it (with its newline unless partial). */
+  write(stream: LogStream, log: string, timeNs: bigint = nowNs()): void {
+    this.writeEncoded([encodeEntry(stream, log, formatRfc3339Nano(timeNs))]);
+  }
+
+  /** Writes entries already encoded by encodeEntry, batching them into as few write(2) calls as rotation allows. */
+  writeEncoded(lines: string[]): void {
+    if (this.closed) return;
+    let batch = '';
+    let batchBytes = 0;
+    for (const line of lines) {
+      if (this.maxSize > 0 && this.size + batchBytes >= this.maxSize) {
+        this.flush(batch);
+        batch = '';
+        batchBytes = 0;
+        this.rotate();
+      }
+      const n = Buffer.byteLength(line);
+      batch += line;
+      batchBytes += n;
+      this.entries++;
+    }
+    this.flush(batch);
+  }
+
+  private flush(batch: string): void {
+    if (batch.length === 0) return;
+    const buf = Buffer.from(batch, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd, buf, off);
+    this.size += buf.length;
+    this.bytes += buf.length;
+  }
+
+  private rotate(): void {
+    if (this.maxFile <= 1) {
+      ftruncateSync(this.fd, 0);
+      this.size = 0;
+      return;
+    }
+    for (let i = this.maxFile - 1; i > 1; i--) renameIfExists(`${this.path}.${i - 1}`, `${this.path}.${i}`);
+    renameSync(this.path, `${this.path}.1`);
+    const fd = openSync(this.path, 'a', 0o640);
+    closeSync(this.fd);
+    this.fd = fd;
+    this.size = 0;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
+
+function renameIfExists(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * Cuts one output stream's bytes into entries as Docker's copier does: each line with its newline is one
+ * entry; a line reaching MAX_LINE bytes without a newline is cut into partial entries; flush() writes a pending
+ * partial line now (end of stream, or an idle prompt that should show up in `logs -f`).
+ */
+export class LineSplitter {
+  readonly stream: LogStream;
+  private readonly writer: JsonFileWriter;
+  private pending: Buffer | undefined;
+
+  constructor(stream: LogStream, writer: JsonFileWriter) {
+    this.stream = stream;
+    this.writer = writer;
+  }
+
+  /** True while part of a line waits for its newline. */
+  get hasPartial(): boolean {
+    return this.pending !== undefined;
+  }
+
+  write(chunk: Buffer, timeNs: bigint = nowNs()): void {
+    const data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = undefined;
+    const time = formatRfc3339Nano(timeNs);
+    const lines: string[] = [];
+    let start = 0;
+    while (start < data.length) {
+      const nl = data.indexOf(10, start);
+      const end = nl < 0 ? -1 : nl + 1;
+      if (end > 0 && end - start <= MAX_LINE) {
+        lines.push(encodeEntry(this.stream, data.toString('utf8', start, end), time));
+        start = end;
+      } else if (data.length - start >= MAX_LINE) {
+        lines.push(encodeEntry(this.stream, data.toString('utf8', start, start + MAX_LINE), time));
+        start += MAX_LINE;
+      } else {
+        this.pending = Buffer.from(data.subarray(start));
+        break;
+      }
+    }
+    this.writer.writeEncoded(lines);
+  }
+
+  flush(timeNs: bigint = nowNs()): void {
+    if (!this.pending) return;
+    const rest = this.pending;
+    this.pending = undefined;
+    this.writer.writeEncoded([encodeEntry(this.stream, rest.toString('utf8'), formatRfc3339Nano(timeNs))]);
+  }
+}

@@ -1,0 +1,14 @@
+import { LocalContentStore, applyLayer } from '@berth/layer-store';
+import { RegistryClient } from './src/index.ts';
+import { mkdtempSync, mkdirSync, createReadStream } from 'node:fs';
+const dir = mkdtempSync('/tmp/dscratch/cs-');
+const cs = await LocalContentStore.open(dir + '/content');
+const client = new RegistryClient({ mirrors: ['http://127.0.0.1:5000'] });
+let t0 = Date.now();
+await client.pull('debian', { contentStore: cs });
+console.log('pull only', Date.now() - t0);
+t0 = Date.now();
+mkdirSync(dir + '/r1');
+await applyLayer(createReadStream('/var/lib/berth-images/debian/blobs/sha256/3d1c9d2d48b7a9c1dbfa5abee26fd5b0859c4a72ea16f174dd625e5aad761170'), dir + '/r1', {});
+console.log('apply only', Date.now() - t0);
+client.close();

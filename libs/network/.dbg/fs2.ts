@@ -1,0 +1,12 @@
+import { writeFileSync, rmSync, mkdirSync } from 'node:fs';
+mkdirSync('/tmp/fst', { recursive: true });
+let t1 = performance.now();
+for (let i = 0; i < 20; i++) writeFileSync(`/tmp/fst/f${i}`, 'x'.repeat(300));
+console.log('new file', ((performance.now() - t1) / 20).toFixed(2));
+t1 = performance.now();
+for (let i = 0; i < 20; i++) writeFileSync(`/tmp/fst/f${i}`, 'y'.repeat(300));
+console.log('overwrite (truncate)', ((performance.now() - t1) / 20).toFixed(2));
+t1 = performance.now();
+for (let i = 0; i < 20; i++) writeFileSync(`/dev/shm/f${i}`, 'y'.repeat(300));
+console.log('tmpfs', ((performance.now() - t1) / 20).toFixed(2));
+rmSync('/tmp/fst', { recursive: true });

@@ -1,0 +1,290 @@
+// Integration tests (root, real kernel): namespaces, veths, bridges, iptables, the embedded DNS and the proxy,
+// asserted with real traffic from busybox processes inside the namespaces.
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { codeOf, isConflict, isNotFound } from '@berth/errdefs';
+import { run, stopProcess, testSubnet, uniqueSuffix } from '@berth/testing';
+import { OPT_BRIDGE_NAME } from './network-config.ts';
+import type { NetworkManager } from './network-manager.ts';
+import { bodyOf, echoPeer, httpd, httpGet, inContainer, inNetns, makeEnv, outsideHost, readLine, stopHttpd, type Env } from './spec-env.ts';
+import type { SandboxSpec } from './types.ts';
+
+function cid(): string {
+  return `${uniqueSuffix(16)}${uniqueSuffix(16)}`;
+}
+
+function spec(env: Env, name: string, networkMode: string, extra: Partial<SandboxSpec> = {}): SandboxSpec {
+  const containerId = cid();
+  const filesDir = path.join(env.root, 'containers', containerId);
+  mkdirSync(filesDir, { recursive: true });
+  return { containerId, containerName: name, hostname: containerId.slice(0, 12), networkMode, filesDir, ...extra };
+}
+
+async function tcpGetFromHost(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    let data = '';
+    s.setTimeout(3000, () => s.destroy());
+    s.on('connect', () => s.write('GET / HTTP/1.0\r\n\r\n'));
+    s.on('data', (d) => (data += d.toString()));
+    s.on('error', () => resolve(''));
+    s.on('close', () => resolve(bodyOf(data)));
+  });
+}
+
+async function nslookup(netns: string, name: string): Promise<string> {
+  return (await inNetns(netns, ['busybox', 'nslookup', '-type=a', name, '127.0.0.11'], 8000)).stdout;
+}
+
+describe('NetworkManager on the real kernel', { concurrency: false }, () => {
+  let env: Env;
+  let m: NetworkManager;
+
+  before(async () => {
+    env = await makeEnv();
+    m = await env.open();
+  });
+  after(async () => {
+    await env.close();
+  });
+
+  it('predefines bridge, host and none, with the default bridge on its own Linux bridge and subnet', async () => {
+    const names = m.list().map((n) => n.name).sort();
+    assert.deepEqual(names, ['bridge', 'host', 'none']);
+    const bridge = m.get('bridge');
+    assert.equal(bridge.ipam.config[0]!.subnet, env.subnet.subnet);
+    assert.equal(bridge.ipam.config[0]!.gateway, env.subnet.gateway);
+    assert.equal(bridge.options[OPT_BRIDGE_NAME], env.bridge);
+    const addr = await run('ip', ['-4', '-o', 'addr', 'show', 'dev', env.bridge]);
+    assert.match(addr.stdout, new RegExp(`inet ${env.subnet.gateway.replaceAll('.', '\\.')}/24`));
+    assert.equal(m.get(bridge.id.slice(0, 10)).name, 'bridge');
+    assert.throws(() => m.get('nope'), (e) => isNotFound(e) && /network nope not found/.test((e as Error).message));
+    await assert.rejects(m.remove('bridge'), (e) => codeOf(e) === 'permission_denied' && /pre-defined network and cannot be removed/.test((e as Error).message));
+  });
+
+  it('connects containers on a user network by address, name and alias, and keeps other networks out', async () => {
+    const a = await m.create({ name: `${env.tag}-a`, options: { [OPT_BRIDGE_NAME]: `${env.tag}a` }, labels: { x: 'y' } });
+    const b = await m.create({ name: `${env.tag}-b`, options: { [OPT_BRIDGE_NAME]: `${env.tag}b` } });
+    assert.notEqual(a.ipam.config[0]!.subnet, b.ipam.config[0]!.subnet);
+    const web = await m.createSandbox(spec(env, 'web', a.name, { endpoints: { [a.name]: { aliases: ['www'] } } }));
+    const client = await m.createSandbox(spec(env, 'client', a.name));
+    const stranger = await m.createSandbox(spec(env, 'stranger', b.id));
+    const h = await httpd(web.netnsPath!, 'hello from web');
+    try {
+      const webIp = web.endpoints[0]!.ip;
+      assert.equal(await httpGet(client.netnsPath!, webIp), 'hello from web');
+      // By name, as a container resolves it: its own /etc/resolv.conf → 127.0.0.11 → berth's DNS.
+      const byName = await inContainer(client.netnsPath!, client, `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 web 80`);
+      assert.equal(bodyOf(byName.stdout), 'hello from web', byName.stderr);
+      for (const name of ['www', `web.${a.name}`, web.containerId.slice(0, 12)]) {
+        assert.match(await nslookup(client.netnsPath!, name), new RegExp(`Address: ${webIp.replaceAll('.', '\\.')}`), name);
+      }
+      // Other names are forwarded to the host's resolvers (here the test's fake one).
+      assert.match(await nslookup(client.netnsPath!, 'elsewhere.example'), /Address: 192\.0\.2\.77/);
+      // Another network: no route through, and no answer for names that are not on its networks.
+      assert.equal(await httpGet(stranger.netnsPath!, webIp, 80, 2), '');
+      assert.doesNotMatch(await nslookup(stranger.netnsPath!, 'web'), new RegExp(webIp.replaceAll('.', '\\.')));
+      // The files a container gets.
+      assert.match(readFileSync(client.resolvConfPath, 'utf8'), /^nameserver 127\.0\.0\.11$/m);
+      assert.match(readFileSync(client.resolvConfPath, 'utf8'), /^options ndots:0$/m);
+      assert.match(readFileSync(web.hostsPath, 'utf8'), new RegExp(`^${webIp.replaceAll('.', '\\.')}\\t${web.hostname}$`, 'm'));
+      assert.equal(readFileSync(web.hostnamePath, 'utf8'), `${web.hostname}\n`);
+      // Inside: lo and eth0 with the address, default route via the gateway.
+      const links = await inNetns(web.netnsPath!, ['ip', '-o', '-4', 'addr']);
+      assert.match(links.stdout, new RegExp(`eth0\\s+inet ${webIp.replaceAll('.', '\\.')}/24`));
+      const route = await inNetns(web.netnsPath!, ['ip', 'route', 'show', 'default']);
+      assert.match(route.stdout, new RegExp(`default via ${a.ipam.config[0]!.gateway.replaceAll('.', '\\.')} dev eth0`));
+      assert.deepEqual(m.endpoints(a.id).map((e) => e.containerName).sort(), ['client', 'web']);
+      await assert.rejects(m.remove(a.name), (e) => isConflict(e) && /has active endpoints/.test((e as Error).message));
+    } finally {
+      await stopHttpd(h);
+      for (const s of [web, client, stranger]) await m.releaseSandbox(s.containerId);
+    }
+    assert.deepEqual(m.endpoints(a.id), []);
+    await m.remove(a.id);
+    await m.remove(b.name);
+    assert.equal((await run('ip', ['link', 'show', `${env.tag}a`])).code, 1);
+  });
+
+  it('publishes ports: loopback through the proxy, host addresses by DNAT, reachable from other containers', async () => {
+    const outside = await outsideHost(env, 'p');
+    const free = await freePort();
+    const web = await m.createSandbox(spec(env, 'pub', 'bridge', {
+      portBindings: { '80/tcp': [{ hostIp: '', hostPort: String(free) }] }, exposedPorts: ['80/tcp', '443/tcp'], publishAllPorts: true,
+    }));
+    const other = await m.createSandbox(spec(env, 'other', 'bridge'));
+    const echo = await echoPeer(web.netnsPath!, 80);
+    try {
+      assert.equal(web.ports.find((p) => p.containerPort === 80)!.hostPort, free);
+      const ephemeral = web.ports.find((p) => p.containerPort === 443)!;
+      assert.ok(ephemeral.hostPort >= 1024 && ephemeral.hostPort !== free);
+      // The container sees who connected: the bridge gateway means berth's proxy relayed it, anything else DNAT.
+      assert.equal(await readLine(undefined, '127.0.0.1', free), env.subnet.gateway);
+      assert.equal(await readLine(undefined, outside.hostIp, free), outside.hostIp);
+      assert.equal(await readLine(outside.netns, outside.hostIp, free), outside.ip);
+      // From another container through the host (the gateway, another host address): relayed by the proxy.
+      assert.equal(await readLine(other.netnsPath!, env.subnet.gateway, free), env.subnet.gateway);
+      assert.equal(await readLine(other.netnsPath!, outside.hostIp, free), env.subnet.gateway);
+      // Not published: the outside host cannot reach the container directly, even with a route to it.
+      await inNetns(outside.netns, ['ip', 'route', 'add', env.subnet.subnet, 'via', outside.hostIp]);
+      assert.equal(await readLine(outside.netns, web.endpoints[0]!.ip, 80), '');
+      // The default bridge has no embedded DNS: the host's resolvers, loopback ones filtered (none left → fallback).
+      assert.doesNotMatch(readFileSync(web.resolvConfPath, 'utf8'), /127\./);
+      // A port taken is refused with Docker's message, and nothing is left of the attempt.
+      await assert.rejects(m.createSandbox(spec(env, 'clash', 'bridge', { portBindings: { '80/tcp': [{ hostPort: String(free) }] } })),
+        (e) => isConflict(e) && /port is already allocated/.test((e as Error).message));
+      assert.equal(m.sandboxIds().length, 2);
+      assert.equal((await run('ls', [path.join(env.execRoot, 'netns')])).stdout.trim().split('\n').length, 2);
+    } finally {
+      await stopProcess(echo);
+      await m.releaseSandbox(web.containerId);
+      await m.releaseSandbox(other.containerId);
+      await outside.close();
+    }
+    assert.equal(await readLine(undefined, '127.0.0.1', free), '');
+    const nat = await run('iptables', ['-w', '-t', 'nat', '-S', `${env.prefix}-DNAT`]);
+    assert.doesNotMatch(nat.stdout, /DNAT --to-destination/);
+  });
+
+  it('masquerades outbound traffic to a host beyond the bridge', async () => {
+    const outside = await outsideHost(env, 'o');
+    const echo = await echoPeer(outside.netns, 9000);
+    const c = await m.createSandbox(spec(env, 'out', 'bridge'));
+    try {
+      assert.equal(await readLine(c.netnsPath!, outside.ip, 9000), outside.hostIp, 'the outside host sees the host address, not the container');
+    } finally {
+      await m.releaseSandbox(c.containerId);
+      await stopProcess(echo);
+      await outside.close();
+    }
+  });
+
+  it('none, host and container modes', async () => {
+    const none = await m.createSandbox(spec(env, 'none1', 'none'));
+    const host = await m.createSandbox(spec(env, 'host1', 'host', { extraHosts: ['db:192.0.2.5', 'gw:host-gateway'] }));
+    const owner = await m.createSandbox(spec(env, 'owner', 'bridge'));
+    const joiner = await m.createSandbox(spec(env, 'joiner', `container:${owner.containerId}`));
+    try {
+      const links = await inNetns(none.netnsPath!, ['ip', '-o', 'link']);
+      assert.deepEqual(links.stdout.trim().split('\n').map((l) => l.split(':')[1]!.trim()), ['lo']);
+      assert.match(links.stdout, /lo: <LOOPBACK,UP,LOWER_UP>/);
+      assert.equal(host.netnsPath, undefined);
+      assert.match(readFileSync(host.hostsPath, 'utf8'), /^192\.0\.2\.5\tdb$/m);
+      assert.match(readFileSync(host.hostsPath, 'utf8'), new RegExp(`^${env.subnet.gateway.replaceAll('.', '\\.')}\\tgw$`, 'm'));
+      assert.match(readFileSync(host.resolvConfPath, 'utf8'), new RegExp(`nameserver ${env.upstream.replaceAll('.', '\\.')}`));
+      assert.equal(joiner.netnsPath, owner.netnsPath);
+      assert.equal(joiner.hostsPath, owner.hostsPath);
+      await assert.rejects(m.createSandbox(spec(env, 'orphan', `container:${cid()}`)), /cannot join network of a non running container/);
+    } finally {
+      for (const s of [joiner, owner, host, none]) await m.releaseSandbox(s.containerId);
+    }
+    assert.equal((await run('ls', [path.join(env.execRoot, 'netns')])).stdout.trim(), '');
+  });
+
+  it('connects and disconnects a running container, updating routes, DNS and /etc/hosts in place', async () => {
+    const a = await m.create({ name: `${env.tag}-c`, options: { [OPT_BRIDGE_NAME]: `${env.tag}c` }, internal: true });
+    const b = await m.create({ name: `${env.tag}-d`, options: { [OPT_BRIDGE_NAME]: `${env.tag}d2` } });
+    const c = await m.createSandbox(spec(env, 'mover', a.name, { endpoints: { [a.name]: { ipv4Address: a.ipam.config[0]!.gateway.replace(/\.1$/, '.77') } } }));
+    const peer = await m.createSandbox(spec(env, 'peer', b.name));
+    const h = await httpd(peer.netnsPath!, 'peer');
+    try {
+      assert.equal(c.endpoints[0]!.ip, a.ipam.config[0]!.gateway.replace(/\.1$/, '.77'));
+      assert.equal((await inNetns(c.netnsPath!, ['ip', 'route', 'show', 'default'])).stdout.trim(), '', 'internal: no default route');
+      const inode = statSync(c.hostsPath).ino;
+      const connected = await m.connect(c.containerId, b.name, { aliases: ['mv'] });
+      const ep1 = connected.endpoints.find((e) => e.networkId === b.id)!;
+      assert.equal(ep1.ifname, 'eth1');
+      assert.match((await inNetns(c.netnsPath!, ['ip', 'route', 'show', 'default'])).stdout, /dev eth1/);
+      assert.equal(await httpGet(c.netnsPath!, peer.endpoints[0]!.ip), 'peer');
+      assert.match(await nslookup(peer.netnsPath!, 'mv'), new RegExp(ep1.ip.replaceAll('.', '\\.')));
+      assert.equal(statSync(c.hostsPath).ino, inode);
+      assert.match(readFileSync(c.hostsPath, 'utf8'), new RegExp(`^${ep1.ip.replaceAll('.', '\\.')}\\t`, 'm'));
+      await assert.rejects(m.connect(c.containerId, b.name), (e) => isConflict(e));
+      // Leaving the internal network (the one 127.0.0.11 pointed at): DNS moves to the other network.
+      await m.disconnect(c.containerId, a.name);
+      assert.match(await nslookup(c.netnsPath!, 'peer'), new RegExp(peer.endpoints[0]!.ip.replaceAll('.', '\\.')));
+      const after = await inNetns(c.netnsPath!, ['ip', '-o', 'link']);
+      assert.doesNotMatch(after.stdout, /eth0/);
+      await assert.rejects(m.disconnect(c.containerId, a.name), (e) => isNotFound(e));
+      await m.disconnect(c.containerId, b.name);
+      assert.equal((await inNetns(c.netnsPath!, ['ip', 'route', 'show', 'default'])).stdout.trim(), '');
+    } finally {
+      await stopHttpd(h);
+      await m.releaseSandbox(c.containerId);
+      await m.releaseSandbox(peer.containerId);
+      await m.remove(a.id);
+      await m.remove(b.id);
+    }
+  });
+
+  it('validates network requests', async () => {
+    const sub = testSubnet();
+    const n = await m.create({ name: `${env.tag}-v`, ipam: { config: [{ subnet: sub.subnet, ipRange: `${sub.prefix}.128/25` }] } });
+    try {
+      assert.equal(n.bridge!.name, `br-${n.id.slice(0, 12)}`);
+      await assert.rejects(m.create({ name: `${env.tag}-v` }), /already exists/);
+      await assert.rejects(m.create({ name: `${env.tag}-w`, ipam: { config: [{ subnet: sub.subnet }] } }), /Pool overlaps/);
+      await assert.rejects(m.create({ name: 'bad name' }), /invalid name/);
+      await assert.rejects(m.create({ name: `${env.tag}-w`, driver: 'overlay' }), /plugin "overlay" not found/);
+      await assert.rejects(m.create({ name: `${env.tag}-w`, ipam: { config: [{ subnet: '10.1.2.3/24' }] } }), /invalid subnet/);
+      await assert.rejects(m.create({ name: `${env.tag}-w`, options: { 'com.docker.network.driver.mtu': 'x' } }), /invalid MTU/);
+      const s = await m.createSandbox(spec(env, 'ranged', n.name));
+      assert.ok(Number(s.endpoints[0]!.ip.split('.')[3]) >= 128);
+      await assert.rejects(m.createSandbox(spec(env, 'dup', n.name, { endpoints: { [n.name]: { ipv4Address: s.endpoints[0]!.ip } } })), (e) => isConflict(e));
+      await m.releaseSandbox(s.containerId);
+      assert.deepEqual(await m.prune((x) => x.name === `${env.tag}-v`), [`${env.tag}-v`]);
+    } finally {
+      await m.remove(n.id).catch(() => {});
+    }
+    assert.equal((await run('ip', ['link', 'show', `br-${n.id.slice(0, 12)}`])).code, 1);
+  });
+
+  it('reconciles after a restart: rules, proxies and DNS come back, gone containers are released', async () => {
+    const n = await m.create({ name: `${env.tag}-r`, options: { [OPT_BRIDGE_NAME]: `${env.tag}r` } });
+    const port = await freePort();
+    const web = await m.createSandbox(spec(env, 'keep', n.name, { portBindings: { '80/tcp': [{ hostPort: String(port) }] } }));
+    const gone = await m.createSandbox(spec(env, 'gone', n.name));
+    const h = await httpd(web.netnsPath!, 'survivor');
+    try {
+      // The daemon goes away without tearing anything down (live restore), and someone flushes berth's chains.
+      await m.close();
+      await run('iptables', ['-w', '-t', 'nat', '-F', `${env.prefix}-DNAT`]);
+      assert.equal(await tcpGetFromHost('127.0.0.1', port), '');
+      m = await env.open();
+      await m.retain([web.containerId]);
+      assert.equal(m.sandbox(gone.containerId), undefined);
+      assert.ok(m.sandbox(web.containerId));
+      assert.equal(await tcpGetFromHost('127.0.0.1', port), 'survivor');
+      const nat = await run('iptables', ['-w', '-t', 'nat', '-S', `${env.prefix}-DNAT`]);
+      assert.match(nat.stdout, new RegExp(`--dport ${port} -j DNAT`));
+      assert.match(await nslookup(web.netnsPath!, 'keep'), new RegExp(web.endpoints[0]!.ip.replaceAll('.', '\\.')));
+      // The released container's address is free again; the survivor's is not.
+      const next = await m.createSandbox(spec(env, 'next', n.name, { endpoints: { [n.name]: { ipv4Address: gone.endpoints[0]!.ip } } }));
+      await m.releaseSandbox(next.containerId);
+      assert.equal((await run('ls', [path.join(env.execRoot, 'netns')])).stdout.trim(), web.containerId);
+    } finally {
+      await stopHttpd(h);
+      await m.releaseSandbox(web.containerId);
+      await m.remove(n.id);
+    }
+  });
+
+  it('leaves nothing behind: no bridge, veth, namespace or iptables rule once closed', async () => {
+    await m.close();
+    assert.deepEqual(await env.sweep(), []);
+  });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '0.0.0.0', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}

@@ -1,0 +1,85 @@
+// The kernel side of a sandbox, done by one shell script per operation run inside the container's network
+// namespace (`unshare --net=FILE` to create it, `nsenter --net=FILE` to change it). The host ends of veth pairs
+// are made from inside the script by entering the daemon's own namespace again, so attaching a container costs
+// one process spawn from Node whatever the number of endpoints.
+import { runTool } from './exec.ts';
+import { EMBEDDED_DNS_ADDRESS } from './resolv-conf.ts';
+
+export interface Plug {
+  hostIf: string;
+  ifname: string;
+  bridge: string;
+  mtu: number;
+  mac: string;
+  /** `a.b.c.d/len` */
+  cidr: string;
+}
+
+export interface PlumbingChange {
+  /** New namespace: bring `lo` up, route 127.0.0.11 to the embedded DNS rules' chains. */
+  fresh?: boolean;
+  plug?: Plug[];
+  /** Interfaces inside the namespace to delete (their host peers go with them). */
+  unplug?: string[];
+  /** Default route: set via `{gateway, dev}`; `null` removes it; undefined leaves it. */
+  defaultRoute?: { gateway: string; dev: string } | null;
+  /** Embedded DNS translation to `gateway:port`, from `source`; `null` removes it; undefined leaves it. */
+  dns?: { gateway: string; port: number; source: string } | null;
+}
+
+const DNS_OUT = 'BERTH-DNS-OUTPUT';
+const DNS_POST = 'BERTH-DNS-POSTROUTING';
+const DNS_RAW = 'BERTH-DNS-RAW';
+
+function heredoc(cmd: string, lines: string[]): string {
+  return lines.length ? `${cmd} <<'BERTH_EOF'\n${lines.join('\n')}\nBERTH_EOF\n` : '';
+}
+
+/** The script for one change, to run by `sh -e` inside the namespace `netnsPath`. */
+export function plumbingScript(netnsPath: string, c: PlumbingChange, iptablesRestore: string): string {
+  let s = '';
+  const hostLinks = (c.plug ?? []).map((p) =>
+    `link add ${p.hostIf} mtu ${p.mtu} master ${p.bridge} up type veth peer name ${p.ifname} mtu ${p.mtu} address ${p.mac} netns ${netnsPath}`);
+  s += heredoc(`nsenter --net=/proc/${process.pid}/ns/net ip -batch -`, hostLinks);
+  const inside: string[] = [];
+  if (c.fresh) inside.push('link set lo up');
+  for (const dev of c.unplug ?? []) inside.push(`link del ${dev}`);
+  for (const p of c.plug ?? []) inside.push(`addr add ${p.cidr} dev ${p.ifname}`, `link set ${p.ifname} up`);
+  if (c.defaultRoute) inside.push(`route replace default via ${c.defaultRoute.gateway} dev ${c.defaultRoute.dev}`);
+  s += heredoc('ip -batch -', inside);
+  // Removing a default route that may not exist must not fail the script.
+  if (c.defaultRoute === null) s += 'ip route del default 2>/dev/null || true\n';
+  if (c.dns !== undefined) {
+    // 127.0.0.11 is translated to the network's gateway, where berthd answers; the source must become the
+    // container's address on that network, and replies come back to 127/8 (route_localnet). Packets to
+    // 127/8 arriving from outside are dropped before anything else sees them.
+    if (c.fresh) s += 'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet\n';
+    const nat = ['*nat', `:${DNS_OUT} - [0:0]`, `:${DNS_POST} - [0:0]`];
+    if (c.fresh) nat.push(`-A OUTPUT -d ${EMBEDDED_DNS_ADDRESS}/32 -j ${DNS_OUT}`, `-A POSTROUTING -j ${DNS_POST}`);
+    if (c.dns) {
+      for (const proto of ['udp', 'tcp']) {
+        nat.push(`-A ${DNS_OUT} -p ${proto} -m ${proto} --dport 53 -j DNAT --to-destination ${c.dns.gateway}:${c.dns.port}`);
+      }
+      nat.push(`-A ${DNS_POST} -s 127.0.0.0/8 -d ${c.dns.gateway}/32 -j SNAT --to-source ${c.dns.source}`);
+    }
+    nat.push('COMMIT');
+    if (c.fresh) nat.push('*raw', `:${DNS_RAW} - [0:0]`, `-A PREROUTING -j ${DNS_RAW}`, `-A ${DNS_RAW} ! -i lo -d 127.0.0.0/8 -j DROP`, 'COMMIT');
+    s += heredoc(`${iptablesRestore} -w --noflush`, nat);
+  }
+  return s;
+}
+
+/** Creates the namespace file `netnsPath` (which must exist, empty) and applies `change` inside it. */
+export async function createNamespace(netnsPath: string, change: PlumbingChange, iptablesRestore: string): Promise<void> {
+  await runTool('unshare', [`--net=${netnsPath}`, 'sh', '-e'], {
+    input: plumbingScript(netnsPath, { ...change, fresh: true }, iptablesRestore),
+    what: `set up network namespace ${netnsPath}`,
+  });
+}
+
+/** Applies `change` inside the existing namespace `netnsPath`. */
+export async function changeNamespace(netnsPath: string, change: PlumbingChange, iptablesRestore: string): Promise<void> {
+  const script = plumbingScript(netnsPath, change, iptablesRestore);
+  if (!script) return;
+  await runTool('nsenter', [`--net=${netnsPath}`, 'sh', '-e'], { input: script, what: `change network namespace ${netnsPath}` });
+}

@@ -1,0 +1,137 @@
+// A container's cgroup across hierarchies: the interface both drivers (v1/hybrid, v2) implement, and the
+// helpers they share. The TypeScript side creates the cgroups and writes limits; berth-nsexec only writes its
+// own pid to the cgroup.procs files listed by procsFiles().
+import { InvalidArgumentError, NotFoundError, errorFromCode, codeOf } from '@berth/errdefs';
+import type { LinuxResources } from '@berth/oci';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CgroupLayout } from './layout.ts';
+import type { CgroupStats } from './stats.ts';
+
+export interface Cgroup {
+  readonly layout: CgroupLayout;
+  /** The container's path relative to each hierarchy root, e.g. `/docker/abc`. */
+  readonly path: string;
+  /** Every directory of this cgroup (one per v1 hierarchy, plus the unified one). */
+  dirs(): string[];
+  /** The cgroup.procs files a process writes its pid to in order to join. */
+  procsFiles(): string[];
+  /** Creates the directories (and, in v2, enables controllers on the way down), then applies `resources`. */
+  create(resources?: LinuxResources): void;
+  /** Applies resource limits (docker update). Unset fields are left alone. */
+  update(resources: LinuxResources): void;
+  /** Every pid in the cgroup, including nested cgroups. */
+  pids(): number[];
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+  isFrozen(): boolean;
+  stats(): CgroupStats;
+  /** Calls `onOom` on every OOM in the cgroup; returns a function that stops watching. */
+  watchOom(onOom: () => void): () => void;
+  /** The kernel's count of OOM kills in the cgroup (0 where the kernel does not say). */
+  oomKillCount(): number;
+  /** Removes the directories (deepest first), waiting briefly for exiting processes to leave. */
+  destroy(): Promise<void>;
+}
+
+export function cgWrite(dir: string, file: string, value: string | number): void {
+  const p = path.join(dir, file);
+  try {
+    writeFileSync(p, String(value));
+  } catch (err) {
+    throw errorFromCode(codeOf(err), `write ${JSON.stringify(String(value))} to ${p}: ${(err as Error).message}`, err);
+  }
+}
+
+export function cgRead(dir: string, file: string): string {
+  return readFileSync(path.join(dir, file), 'utf8');
+}
+
+export function cgReadOr(dir: string, file: string, fallback: string): string {
+  try {
+    return readFileSync(path.join(dir, file), 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+export function cgNumber(dir: string, file: string): number {
+  const v = Number(cgReadOr(dir, file, '0').trim());
+  return Number.isFinite(v) ? v : 0;
+}
+
+/** mkdir -p, returning the directories that did not exist (shallowest first). */
+export function mkdirAll(dir: string): string[] {
+  const created: string[] = [];
+  let d = dir;
+  while (!existsSync(d)) {
+    created.unshift(d);
+    d = path.dirname(d);
+  }
+  mkdirSync(dir, { recursive: true });
+  return created;
+}
+
+export function readPids(dir: string): number[] {
+  const out: number[] = [];
+  const walk = (d: string) => {
+    let text: string;
+    try {
+      text = readFileSync(path.join(d, 'cgroup.procs'), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const l of text.split('\n')) if (l) out.push(Number(l));
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
+  };
+  walk(dir);
+  return out;
+}
+
+/** Removes `dir` and its sub-cgroups; retries while processes are still leaving (EBUSY), up to `timeoutMs`. */
+export async function removeCgroupDir(dir: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    try {
+      removeTree(dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || Date.now() > deadline) {
+        throw errorFromCode(codeOf(err), `remove cgroup ${dir}: ${(err as Error).message}`, err);
+      }
+    }
+    await sleep(delay);
+  }
+}
+
+function removeTree(dir: string): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const e of entries) if (e.isDirectory()) removeTree(path.join(dir, e.name));
+  rmdirSync(dir);
+}
+
+export function checkResources(r: LinuxResources | undefined): void {
+  if (!r) return;
+  const m = r.memory;
+  if (m?.limit !== undefined && m.limit > 0 && m.limit < 6 * 1024 * 1024) {
+    throw new InvalidArgumentError(`memory limit ${m.limit} is below the minimum of 6MB`);
+  }
+  if (m?.swap !== undefined && m.swap > 0 && m.limit !== undefined && m.limit > 0 && m.swap < m.limit) {
+    throw new InvalidArgumentError(`memory+swap limit ${m.swap} must not be lower than the memory limit ${m.limit}`);
+  }
+  if (r.pids && typeof r.pids.limit !== 'number') throw new InvalidArgumentError('linux.resources.pids.limit must be a number');
+}
+
+export function notFound(what: string): NotFoundError {
+  return new NotFoundError(what);
+}

@@ -1,0 +1,98 @@
+// Runs one plan: spawns berth-nsexec, then follows the sync protocol (native/src/common/protocol.h) until the
+// container's init is ready (create) or the exec'd process has exec'd (EOF). On any failure the process it
+// started is killed and reaped before the error is thrown, so nothing is left running.
+import { closeSync } from 'node:fs';
+import { initError } from './errors.ts';
+import { markTransient, trackChild, waitExit } from './exits.ts';
+import { native } from './native.ts';
+import { encodePlan, type Plan } from './plan/plan.ts';
+import { SyncType } from './plan/tags.ts';
+import { SyncChannel } from './sync.ts';
+
+export interface LaunchOptions {
+  helper: string;
+  stdio: [number, number, number];
+  timeoutMs: number;
+  /** create: called when the init stops for prestart/createRuntime hooks */
+  onHooks?: (pid: number) => Promise<void>;
+}
+
+export interface LaunchResult {
+  pid: number;
+  ptyMaster?: number;
+}
+
+function reap(pid: number): void {
+  try {
+    native().waitPid(pid, false);
+  } catch {
+    // ECHILD: a subreaper sweep got there first
+  }
+  markTransient(pid, false);
+}
+
+export async function launch(plan: Plan, opts: LaunchOptions): Promise<LaunchResult> {
+  const n = native();
+  const { pid: helperPid, syncFd } = n.spawnHelper(opts.helper, encodePlan(plan), opts.stdio);
+  markTransient(helperPid, true);
+  const chan = new SyncChannel(syncFd);
+  let helperReaped = false;
+  let pid = 0;
+  let pty: number | undefined;
+  const what = plan.mode === 'create' ? 'container init' : 'exec';
+  try {
+    for (;;) {
+      const m = await chan.next(opts.timeoutMs, `wait for the ${what}`);
+      switch (m.type) {
+        case SyncType.PID:
+          pid = m.value;
+          trackChild(pid);
+          break;
+        case SyncType.HOOKS:
+          if (opts.onHooks) await opts.onHooks(pid);
+          chan.send(SyncType.CONTINUE);
+          break;
+        case SyncType.PTY:
+          if (pty !== undefined) closeSync(pty);
+          pty = m.fd;
+          break;
+        case SyncType.READY:
+          return pty === undefined ? { pid } : { pid, ptyMaster: pty };
+        case SyncType.ERROR:
+        case SyncType.ERROR_PLAIN:
+          throw initError(m.value, m.text, m.type === SyncType.ERROR_PLAIN);
+        case SyncType.EOF:
+          if (plan.mode === 'exec' && pid > 0) return pty === undefined ? { pid } : { pid, ptyMaster: pty };
+          throw new Error(`the ${what} exited during setup without saying why`);
+        default:
+          throw new Error(`unexpected message ${m.type} from the ${what}`);
+      }
+      if (pid > 0 && !helperReaped) {
+        // The helper exits right after reporting the pid (and writing id maps): a short wait.
+        reap(helperPid);
+        helperReaped = true;
+      }
+    }
+  } catch (err) {
+    if (pty !== undefined) closeSync(pty);
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await waitExit(pid);
+    }
+    if (!helperReaped) {
+      try {
+        process.kill(helperPid, 'SIGKILL');
+      } catch {
+        // exited
+      }
+    }
+    throw err;
+  } finally {
+    chan.close();
+    if (!helperReaped) reap(helperPid);
+  }
+}

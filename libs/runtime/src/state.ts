@@ -1,0 +1,118 @@
+// Container state on disk, one directory per container under the runtime root (default /run/berth-runc), so
+// that separate berth-runc invocations agree on what exists. Files are written atomically (temp, fsync, rename).
+//
+//   <root>/<id>/state.json   the record below
+//   <root>/<id>/config.json  the spec the container was created from (exec and update read it)
+//   <root>/<id>/exec.fifo    exists from create until start
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '@berth/errdefs';
+import type { RuntimeSpec } from '@berth/oci';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+export interface ContainerRecord {
+  id: string;
+  /** the init's pid in the runtime's pid namespace */
+  pid: number;
+  /** /proc/<pid>/stat start time of the init */
+  pidStart: number;
+  bundle: string;
+  rootfs: string;
+  /** RFC 3339 */
+  created: string;
+  owner: string;
+  /** relative cgroup path (same under every hierarchy) */
+  cgroupPath: string;
+  annotations?: Record<string, string>;
+}
+
+const ID = /^[\w+.-]+$/;
+
+export function validateId(id: string): void {
+  if (!ID.test(id) || id === '.' || id === '..' || id.length > 1024) {
+    throw new InvalidArgumentError(`invalid container id ${JSON.stringify(id)}: must match ${ID.source}`);
+  }
+}
+
+export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+export class StateStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  dir(id: string): string {
+    validateId(id);
+    return path.join(this.root, id);
+  }
+
+  fifo(id: string): string {
+    return path.join(this.dir(id), 'exec.fifo');
+  }
+
+  /** Claims the id: the directory's creation is the atomic "does it exist" check. */
+  reserve(id: string): string {
+    const dir = this.dir(id);
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      mkdirSync(dir, { mode: 0o711 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AlreadyExistsError(`container with id exists: ${id}`);
+      throw err;
+    }
+    return dir;
+  }
+
+  save(record: ContainerRecord, config?: RuntimeSpec): void {
+    const dir = this.dir(record.id);
+    if (config) writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(config));
+    writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify(record));
+  }
+
+  load(id: string): ContainerRecord {
+    try {
+      return JSON.parse(readFileSync(path.join(this.dir(id), 'state.json'), 'utf8')) as ContainerRecord;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`container does not exist: ${id}`);
+      throw err;
+    }
+  }
+
+  config(id: string): RuntimeSpec {
+    return JSON.parse(readFileSync(path.join(this.dir(id), 'config.json'), 'utf8')) as RuntimeSpec;
+  }
+
+  /** Ids with a complete record (a directory without state.json is a create in progress). */
+  list(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    return names.filter((n) => ID.test(n)).filter((n) => {
+      try {
+        readFileSync(path.join(this.root, n, 'state.json'));
+        return true;
+      } catch {
+        return false;
+      }
+    }).sort();
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+}

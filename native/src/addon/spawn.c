@@ -1,0 +1,115 @@
+/* Spawns berth-nsexec with posix_spawn (CLONE_VFORK under glibc: cheap, and no code of ours runs in a
+ * forked copy of Node). The helper gets stdio on 0-2, the sync socket on 3, the plan (a sealed memfd) on 4,
+ * default signal dispositions (Node ignores SIGPIPE; ignored dispositions would survive exec) and no env. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "berth.h"
+
+int berth_fail(struct berth_err *e, int code, const char *fmt, ...) {
+  va_list ap;
+  e->code = code;
+  va_start(ap, fmt);
+  vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int berth_spawn_helper(const char *helper, const void *plan, size_t plan_len, const int stdio[3], pid_t *pid,
+                       int *sync_fd, struct berth_err *e) {
+  int sp[2] = { -1, -1 }, planfd = -1, devnull = -1, src[3] = { -1, -1, -1 };
+  int rc = -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  bool fa_init = false, attr_init = false;
+
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+    berth_fail(e, errno, "create sync socketpair");
+    goto out;
+  }
+  planfd = memfd_create("berth-plan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (planfd < 0 || write_all(planfd, plan, plan_len) < 0) {
+    berth_fail(e, errno, "write plan");
+    goto out;
+  }
+  fcntl(planfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  /* dup2 sources above the target range so that no target clobbers a later source. */
+  for (int i = 0; i < 3; i++) {
+    int fd = stdio[i];
+    if (fd < 0) {
+      if (devnull < 0 && (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+        berth_fail(e, errno, "open /dev/null");
+        goto out;
+      }
+      fd = devnull;
+    }
+    src[i] = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    if (src[i] < 0) {
+      berth_fail(e, errno, "duplicate stdio fd %d", fd);
+      goto out;
+    }
+  }
+  int s1 = fcntl(sp[1], F_DUPFD_CLOEXEC, 10), p1 = fcntl(planfd, F_DUPFD_CLOEXEC, 10);
+  close(sp[1]);
+  sp[1] = s1;
+  close(planfd);
+  planfd = p1;
+
+  posix_spawn_file_actions_init(&fa);
+  fa_init = true;
+  for (int i = 0; i < 3; i++) posix_spawn_file_actions_adddup2(&fa, src[i], i);
+  posix_spawn_file_actions_adddup2(&fa, sp[1], BERTH_SYNC_FD);
+  posix_spawn_file_actions_adddup2(&fa, planfd, BERTH_PLAN_FD);
+
+  posix_spawnattr_init(&attr);
+  attr_init = true;
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+  char *const argv[] = { (char *)"berth-nsexec", NULL };
+  char *const envp[] = { NULL };
+  int err = posix_spawn(pid, helper, &fa, &attr, argv, envp);
+  if (err != 0) {
+    berth_fail(e, err, "spawn %s", helper);
+    goto out;
+  }
+  *sync_fd = sp[0];
+  sp[0] = -1;
+  rc = 0;
+out:
+  if (fa_init) posix_spawn_file_actions_destroy(&fa);
+  if (attr_init) posix_spawnattr_destroy(&attr);
+  for (int i = 0; i < 3; i++) if (src[i] >= 0) close(src[i]);
+  if (devnull >= 0) close(devnull);
+  if (planfd >= 0) close(planfd);
+  if (sp[0] >= 0) close(sp[0]);
+  if (sp[1] >= 0) close(sp[1]);
+  return rc;
+}
