@@ -15,7 +15,7 @@ PACKAGES=(
   libprotobuf-dev
   # test images and reference tools for interop tests and benchmarks
   busybox-static debootstrap skopeo umoci tini catatonit docker.io containerd runc crun python3-docker
-  hyperfine wrk
+  hyperfine wrk iperf3
   # htpasswd (bcrypt) for registry auth tests
   apache2-utils
 )

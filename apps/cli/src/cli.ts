@@ -2,7 +2,7 @@
 // where errors become messages and exit codes (docker's: usage errors 125, other failures 1, a container's
 // own status where the command passes it through).
 import { ALIASES, COMMANDS, COMMON, GROUPS, aliasesOf, resolve } from './commands.ts';
-import { BIN, Context, VERSION, type GlobalOptions } from './context.ts';
+import { BIN, Context, VERSION, writeStdout, type GlobalOptions } from './context.ts';
 import { USAGE_PLACEHOLDER, type CommandClass } from './framework/command.ts';
 import { CliError, ExitStatus, UsageError } from './framework/errors.ts';
 import { Flags, type FlagMap } from './framework/flags.ts';
@@ -36,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
       parsed = parseArgv(argv, GLOBAL_FLAGS, false);
     } catch (err) {
       if (err instanceof HelpRequested) {
-        process.stdout.write(rootHelp());
+        writeStdout(rootHelp());
         return 0;
       }
       usage = '[OPTIONS] COMMAND';
@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     const f = parsed.flags as { [K in keyof typeof GLOBAL_FLAGS]: K extends 'host' ? string[] : K extends 'debug' | 'tls' | 'tlsverify' | 'version' ? boolean : string | undefined };
     debug = f.debug || f['log-level'] === 'debug';
     if (f.version) {
-      process.stdout.write(`${BIN} version ${VERSION}, build node-${process.versions.node}\n`);
+      writeStdout(`${BIN} version ${VERSION}, build node-${process.versions.node}\n`);
       return 0;
     }
     if (f.host.length > 1) throw new CliError('Specify only one -H', 1);
@@ -58,14 +58,14 @@ export async function main(argv: string[]): Promise<number> {
 
     const words = parsed.positionals;
     if (words.length === 0) {
-      process.stdout.write(rootHelp());
+      writeStdout(rootHelp());
       return 0;
     }
     const r = resolve(words);
     if (r.group !== undefined) {
       const sub = words[1];
       if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-        process.stdout.write(groupHelpFor(r.group));
+        writeStdout(groupHelpFor(r.group));
         return 0;
       }
       path = `${BIN} ${r.group}`;
@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     if (r.id === undefined) {
       const word = words[0]!;
       if (word === 'help') {
-        process.stdout.write(rootHelp());
+        writeStdout(rootHelp());
         return 0;
       }
       const names = new Set([...Object.keys(COMMANDS), ...Object.keys(ALIASES), ...Object.keys(GROUPS)].map((k) => k.split(' ')[0]!));
@@ -91,7 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     } catch (err) {
       if (err instanceof HelpRequested) {
         ctx.flush();
-        process.stdout.write(helpFor(r.id, Cmd, path));
+        writeStdout(helpFor(r.id, Cmd, path));
         return 0;
       }
       throw err;

@@ -18,7 +18,50 @@ export interface GlobalOptions {
 }
 
 export const BIN = 'berth';
+
+/**
+ * Writes to fd 1 directly: creating `process.stdout` costs ~10 ms at start-up, and most commands print once
+ * at the end. Falls back to the stream when the descriptor is non-blocking (EAGAIN); a closed pipe ends
+ * the program quietly, as docker does.
+ */
+export function writeStdout(text: string): void {
+  const fs = process.getBuiltinModule('node:fs');
+  let buf = Buffer.from(text);
+  while (buf.length > 0) {
+    try {
+      const n = fs.writeSync(1, buf);
+      buf = buf.subarray(n);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        process.stdout.write(buf);
+        return;
+      }
+      if (code === 'EPIPE') process.exit(0);
+      throw err;
+    }
+  }
+}
 export const VERSION = '0.1.0';
+
+/** isatty(fd) without creating the process.stdout/stderr/stdin streams (each costs start-up time). */
+export function isTTY(fd: 0 | 1 | 2): boolean {
+  return process.getBuiltinModule('node:tty').isatty(fd);
+}
+
+let stdoutGuarded = false;
+/** process.stdout, with a closed pipe ending the program quietly (`berth logs x | head -1`). */
+export function stdout(): NodeJS.WriteStream {
+  const s = process.stdout;
+  if (!stdoutGuarded) {
+    stdoutGuarded = true;
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
+  return s;
+}
 
 export class Context {
   readonly global: GlobalOptions;
@@ -45,13 +88,9 @@ export class Context {
 
   flush(): void {
     if (this.pending) {
-      process.stdout.write(this.pending);
+      writeStdout(this.pending);
       this.pending = '';
     }
-  }
-
-  get stdoutIsTTY(): boolean {
-    return process.stdout.isTTY === true;
   }
 
   /** The Engine API client for the selected host (created on first use). */

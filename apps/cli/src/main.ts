@@ -7,10 +7,6 @@ try {
 } catch {
   // the cache directory may be unwritable; run uncached
 }
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(0);
-  throw err;
-});
 const entry = new URL(import.meta.url.endsWith('.ts') ? './cli.ts' : './cli.js', import.meta.url).href;
 const cli = (await import(entry)) as typeof import('./cli.ts');
 const code = await cli.main(process.argv.slice(2));

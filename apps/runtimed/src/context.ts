@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { ContentManager } from './content/manager.ts';
+import type { SnapshotManager } from './snapshots/manager.ts';
 import type { EventBus } from './events.ts';
 import type { ContainerStore } from './metadata/containers.ts';
 import type { Db } from './metadata/db.ts';
@@ -22,6 +23,7 @@ export interface Context {
   readonly uuid: string;
   readonly gc: GarbageCollector;
   readonly content: ContentManager;
+  readonly snapshots: SnapshotManager;
 }
 
 export interface GcResult { removedContent: number; removedSnapshots: number; removedIngests: number; durationMs: number }

@@ -30,9 +30,22 @@ import { LocalContentStore } from '@berth/layer-store';
 import { ContentManager } from './content/manager.ts';
 import { ContentMeta } from './metadata/content-meta.ts';
 import { addContentService } from './services/content.ts';
+import { addTasksService } from './services/tasks.ts';
+import { TaskManager } from './tasks/manager.ts';
+import { findShim } from './tasks/shim-binary.ts';
+import { TaskStore } from './metadata/tasks.ts';
+import { addDiffService } from './services/diff.ts';
+import { JobSecrets, addJobServices } from './services/jobs.ts';
+import type { JobQueue } from './jobs/queue.ts';
+import type { PullJobData, PushJobData } from './jobs/transfer.ts';
+import { addSnapshotsService } from './services/snapshots.ts';
+import { openBackends } from './snapshots/backends.ts';
+import { SnapshotManager } from './snapshots/manager.ts';
+import { SnapshotMeta } from './metadata/snapshot-meta.ts';
 
 export interface Daemon {
   readonly context: Context;
+  readonly tasks: TaskManager;
   readonly redis: RedisHandle;
   stop(): Promise<void>;
 }
@@ -77,7 +90,45 @@ export async function startDaemon(config: Config, log: Logger = createLogger(con
       leases: partial.leases, namespaces: partial.namespaces, events: partial.events, log,
     });
     gc.addBackend(content);
-    const context: Context = { ...partial, gc, content };
+    const backends = await openBackends(config.root, log);
+    cleanups.unshift(async () => {
+      for (const b of backends.values()) await b.close();
+    });
+    const snapshots = new SnapshotManager({
+      meta: new SnapshotMeta(db), leases: partial.leases, namespaces: partial.namespaces, events: partial.events, log,
+    }, backends);
+    gc.addBackend(snapshots);
+    const context: Context = { ...partial, gc, content, snapshots };
+    const tasks = new TaskManager(context, new TaskStore(db), { shimBinary: findShim(config.shim), spares: config.spareShims });
+    await tasks.restore();
+    cleanups.unshift(() => tasks.close());
+
+    // The job queue, BullMQ and the registry client load on first use (a pull, push or scheduled GC): an idle
+    // runtimed keeps them out of memory.
+    const secrets = new JobSecrets();
+    let registries: { close(): void } | undefined;
+    let queue: Promise<JobQueue> | undefined;
+    const jobs = () => {
+      queue ??= (async () => {
+        const [{ JobQueue: Q }, t] = await Promise.all([import('./jobs/queue.ts'), import('./jobs/transfer.ts')]);
+        const r = new t.Registries({ mirrors: config.registryMirrors, insecureRegistries: config.insecureRegistries });
+        registries = r;
+        return Q.start(redis.options, partial.uuid, log, {
+          pull: (data, report, jlog, jobId) => t.runPull(context, r, data as unknown as PullJobData, secrets.get(jobId), report, jlog),
+          push: (data, report, jlog, jobId) => t.runPush(context, r, data as unknown as PushJobData, secrets.get(jobId), report, jlog),
+          gc: () => gc.collect(),
+        });
+      })();
+      queue.catch(() => (queue = undefined));
+      return queue;
+    };
+    gc.scheduler = (delayMs) => {
+      jobs().then((q) => q.scheduleGc(delayMs), (err: unknown) => log.error({ err }, 'job queue unavailable'));
+    };
+    cleanups.unshift(async () => {
+      if (queue) await (await queue.catch(() => undefined))?.close();
+      registries?.close();
+    });
     cleanups.unshift(() => gc.close());
 
     const hooks: ServerHooks = {
@@ -85,6 +136,9 @@ export async function startDaemon(config: Config, log: Logger = createLogger(con
         const code = codeOf(err);
         const level = code === 'internal' ? 'error' : 'debug';
         log[level]({ method, code, err: code === 'internal' ? err : undefined }, (err as Error).message ?? String(err));
+      },
+      onDone(method, ms) {
+        log.trace({ method, ms: Math.round(ms * 10) / 10 }, 'call');
       },
     };
     const server = createGrpcServer();
@@ -95,6 +149,10 @@ export async function startDaemon(config: Config, log: Logger = createLogger(con
     addContainersService(server, context, hooks);
     addEventsService(server, context, hooks);
     addContentService(server, context, content, hooks);
+    addSnapshotsService(server, context, snapshots, hooks);
+    addDiffService(server, context, hooks);
+    addJobServices(server, context, jobs, secrets, hooks);
+    addTasksService(server, tasks, hooks);
     await listenUnix(server, config.address, config.socketGid);
     cleanups.unshift(() => shutdownServer(server));
     log.info({ address: config.address, root: config.root, state: config.state, redisPid: redis.pid }, 'berth-runtimed serving');
@@ -102,6 +160,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger(con
     let stopping: Promise<void> | undefined;
     return {
       context,
+      tasks,
       redis,
       stop() {
         stopping ??= (async () => {

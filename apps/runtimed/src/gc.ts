@@ -2,18 +2,17 @@
  * Garbage collection, mark-and-sweep as containerd does it. Roots: images (their targets), containers (their
  * snapshots), unexpired leases (their resources), and anything labelled `containerd.io/gc.root`. References
  * follow labels — `containerd.io/gc.ref.content[.<name>]` → a digest, `containerd.io/gc.ref.snapshot.<snapshotter>[/<name>]`
- * → a snapshot key — and snapshot parents. Mark and the metadata sweep run in one SQLite transaction (a
- * consistent cut); backing files (blobs, snapshot dirs) are removed after, each rechecked right before removal.
+ * → a snapshot key — and snapshot parents. Mark and the metadata sweep run synchronously in one SQLite
+ * transaction (a consistent cut no request can interleave with, which layer-store's async `reachable()` could
+ * not give); backing files (blobs, snapshot dirs) are removed after, each rechecked right before removal.
  */
+import { LABEL_GC_ROOT, labelReferences } from '@berth/layer-store';
 import type { Logger } from 'pino';
 import type { Db } from './metadata/db.ts';
 import { fromJson } from './metadata/db.ts';
 import { GC_EXPIRE_LABEL } from './metadata/leases.ts';
 import type { GcResult } from './context.ts';
 
-export const GC_ROOT_LABEL = 'containerd.io/gc.root';
-export const GC_REF_CONTENT = 'containerd.io/gc.ref.content';
-export const GC_REF_SNAPSHOT = 'containerd.io/gc.ref.snapshot.';
 /** Unleased ingests older than this are removed (an abandoned download). */
 const INGEST_EXPIRY_MS = 24 * 3600 * 1000;
 
@@ -35,15 +34,9 @@ export interface GcBackend {
   removeSwept(plan: SweepPlan): Promise<void>;
 }
 
-/** Pushes the references found in a label map. */
+/** Pushes the references found in a label map (layer-store's reading of containerd's gc labels). */
 function refsFromLabels(ns: string, labels: Record<string, string>, push: (k: Key) => void): void {
-  for (const [k, v] of Object.entries(labels)) {
-    if (k === GC_REF_CONTENT || k.startsWith(`${GC_REF_CONTENT}.`)) push(contentKey(ns, v));
-    else if (k.startsWith(GC_REF_SNAPSHOT)) {
-      const snapshotter = k.slice(GC_REF_SNAPSHOT.length).split('/')[0]!;
-      if (snapshotter) push(snapshotKey(ns, snapshotter, v));
-    }
-  }
+  for (const n of labelReferences(labels)) push(n.type === 'content' ? contentKey(ns, n.digest) : snapshotKey(ns, n.snapshotter, n.key));
 }
 
 function expired(labels: Record<string, string>, now: number): boolean {
@@ -97,9 +90,9 @@ export function markAndSweep(db: Db, now = Date.now()): SweepPlan {
       else if (r.type === 'ingests') push(ingestKey(r.namespace, r.id));
       else if (r.type.startsWith('snapshots/')) push(snapshotKey(r.namespace, r.type.slice('snapshots/'.length), r.id));
     }
-    for (const c of contents) if (GC_ROOT_LABEL in fromJson<Record<string, string>>(c.labels, {})) push(contentKey(c.namespace, c.digest));
+    for (const c of contents) if (LABEL_GC_ROOT in fromJson<Record<string, string>>(c.labels, {})) push(contentKey(c.namespace, c.digest));
     for (const s of snapshots) {
-      if (GC_ROOT_LABEL in fromJson<Record<string, string>>(s.labels, {})) push(snapshotKey(s.namespace, s.snapshotter, s.key));
+      if (LABEL_GC_ROOT in fromJson<Record<string, string>>(s.labels, {})) push(snapshotKey(s.namespace, s.snapshotter, s.key));
     }
     for (const i of ingests) if (now - i.updated_at < INGEST_EXPIRY_MS) push(ingestKey(i.namespace, i.ref));
     // Mark.

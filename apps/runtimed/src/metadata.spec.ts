@@ -59,7 +59,7 @@ describe('metadata stores', () => {
     const cs = new ContainerStore(db);
     const base = {
       id: 'c1', labels: {}, image: 'i', runtime: { name: 'io.containerd.runc.v2', options: null },
-      spec: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: Buffer.from('{}') },
+      spec: { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: Buffer.from('{}') },
       snapshotter: 'overlayfs', snapshotKey: 'c1', createdAt: null, updatedAt: null, extensions: {},
     };
     assert.throws(() => cs.create('ns', { ...base, id: 'bad id' }), /invalid identifier/);

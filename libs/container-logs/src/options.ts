@@ -8,7 +8,7 @@ export interface JsonFileOptions {
   maxFile: number;
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+const UNITS: Record<string, number> = { '': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3, 't': 1024 ** 4, 'p': 1024 ** 5 };
 
 /** Docker's units.RAMInBytes: `10m`, `512k`, `1.5g`, `100MiB`, `2048`; binary multiples. */
 export function parseSize(text: string): number {

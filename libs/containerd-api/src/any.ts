@@ -9,8 +9,8 @@ export const LINUX_RESOURCES_TYPE_URL = 'types.containerd.io/opencontainers/runt
 /** berth's container stats (the shim's stats object as JSON) in Tasks/Metrics. */
 export const BERTH_STATS_TYPE_URL = 'types.berth.dev/stats/1/Stats';
 
-export function packJson(typeUrl: string, value: unknown): Any {
-  return { typeUrl, value: Buffer.from(JSON.stringify(value)) };
+export function packJson(type_url: string, value: unknown): Any {
+  return { type_url, value: Buffer.from(JSON.stringify(value)) };
 }
 
 export function unpackJson<T = unknown>(any: Any | null | undefined): T | undefined {
@@ -21,15 +21,15 @@ export function unpackJson<T = unknown>(any: Any | null | undefined): T | undefi
 /** Packs a protobuf message (`fullName` e.g. `containerd.events.TaskExit`); the type URL is the full name, as containerd's typeurl does. */
 export function packMessage(fullName: string, value: Record<string, unknown>): Any {
   const type = messageType(fullName);
-  return { typeUrl: fullName, value: Buffer.from(type.encode(type.fromObject(value)).finish()) };
+  return { type_url: fullName, value: Buffer.from(type.encode(type.fromObject(value)).finish()) };
 }
 
 /** Decodes a protobuf Any whose type is known to the loaded protos; JSON type URLs are parsed as JSON. */
 export function unpackMessage(any: Any): Record<string, unknown> {
-  if (any.typeUrl.startsWith('types.containerd.io/') || any.typeUrl.startsWith('types.berth.dev/')) {
+  if (any.type_url.startsWith('types.containerd.io/') || any.type_url.startsWith('types.berth.dev/')) {
     return unpackJson<Record<string, unknown>>(any) ?? {};
   }
-  const name = any.typeUrl.replace(/^.*\//, '');
+  const name = any.type_url.replace(/^.*\//, '');
   const type = messageType(name);
   return type.toObject(type.decode(any.value), { longs: Number, enums: String, defaults: true }) as Record<string, unknown>;
 }

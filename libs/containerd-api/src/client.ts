@@ -474,7 +474,7 @@ export function decodeEnvelope(env: Envelope): RuntimedEvent {
   let event: Record<string, unknown> = {};
   let type = '';
   if (env.event) {
-    type = env.event.typeUrl;
+    type = env.event.type_url;
     try {
       event = unpackMessage(env.event);
     } catch {

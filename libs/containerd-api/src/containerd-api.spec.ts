@@ -21,7 +21,7 @@ describe('containerd API protos', () => {
 
   it('packs events as protobuf Any and JSON specs as containerd does', () => {
     const any = packMessage('containerd.events.TaskExit', { containerId: 'c1', id: 'c1', pid: 42, exitStatus: 3, exitedAt: toTimestamp(1000) });
-    assert.equal(any.typeUrl, 'containerd.events.TaskExit');
+    assert.equal(any.type_url, 'containerd.events.TaskExit');
     const back = unpackMessage(any);
     assert.equal(back.containerId, 'c1');
     assert.equal(back.exitStatus, 3);

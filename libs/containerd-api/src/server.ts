@@ -31,6 +31,8 @@ export interface CallContext {
 export interface ServerHooks {
   /** Called for every failed call (for logging); the error is already translated for the wire. */
   onError?(method: string, err: unknown): void;
+  /** Called when a call ends (for debug logging and tracing); `ms` is the handler's wall time. */
+  onDone?(method: string, ms: number): void;
 }
 
 export function validateNamespace(name: string): string {
@@ -122,9 +124,11 @@ export function addService(server: grpc.Server, fullName: string, handlers: Serv
     if (h.kind === 'unary') {
       impl[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
         const ctx = contextOf(path, call);
+        const t0 = performance.now();
         Promise.resolve()
           .then(() => h.fn(call.request, ctx))
-          .then((res) => cb(null, res), (err: unknown) => cb(fail(err)));
+          .then((res) => cb(null, res), (err: unknown) => cb(fail(err)))
+          .finally(() => hooks.onDone?.(path, performance.now() - t0));
       }) as grpc.handleUnaryCall<unknown, unknown>;
     } else if (h.kind === 'serverStream') {
       impl[name] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {

@@ -6,8 +6,11 @@
  */
 
 export interface Timestamp { seconds: number; nanos: number }
-/** google.protobuf.Any: `typeUrl` names the type, `value` holds its encoding (protobuf, or JSON for OCI specs). */
-export interface Any { typeUrl: string; value: Buffer }
+/**
+ * google.protobuf.Any: `type_url` names the type, `value` holds its encoding (protobuf, or JSON for OCI specs).
+ * The field keeps its proto name: protobufjs defines Any itself, unaffected by the loader's camelCase option.
+ */
+export interface Any { type_url: string; value: Buffer }
 export type Labels = Record<string, string>;
 export interface FieldMask { paths: string[] }
 
@@ -39,7 +42,7 @@ export interface Container {
   labels: Labels;
   image: string;
   runtime: ContainerRuntime | null;
-  /** The OCI runtime spec as JSON, typeUrl `types.containerd.io/opencontainers/runtime-spec/1/Spec`. */
+  /** The OCI runtime spec as JSON, type_url `types.containerd.io/opencontainers/runtime-spec/1/Spec`. */
   spec: Any | null;
   snapshotter: string;
   snapshotKey: string;
@@ -127,7 +130,7 @@ export interface ExecProcessRequest {
   stdout: string;
   stderr: string;
   terminal: boolean;
-  /** The OCI process spec as JSON, typeUrl `types.containerd.io/opencontainers/runtime-spec/1/Process`. */
+  /** The OCI process spec as JSON, type_url `types.containerd.io/opencontainers/runtime-spec/1/Process`. */
   spec: Any | null;
   execId: string;
 }

@@ -88,8 +88,12 @@ export class RegistryClient {
     const session = { transport: this.transport, authorizer: this.authorizer, hosts: this.hosts, credentials: this.credentials };
     const maxAttempts = opts.maxAttempts ?? 5;
     const retryDelayMs = opts.retryDelayMs ?? 500;
-    this.pullDeps = { ...session, maxConcurrentDownloads: opts.maxConcurrentDownloads ?? 3, maxAttempts, retryDelayMs, inflight: new WeakMap() };
-    this.pushDeps = { ...session, maxConcurrentUploads: opts.maxConcurrentUploads ?? 5, chunkSize: opts.chunkSize ?? 64 << 20, maxAttempts, retryDelayMs };
+    this.pullDeps = {
+      ...session, maxConcurrentDownloads: opts.maxConcurrentDownloads ?? 3, maxAttempts, retryDelayMs, inflight: new WeakMap(),
+    };
+    this.pushDeps = {
+      ...session, maxConcurrentUploads: opts.maxConcurrentUploads ?? 5, chunkSize: opts.chunkSize ?? 64 << 20, maxAttempts, retryDelayMs,
+    };
   }
 
   /** Resolves a reference (`busybox`, `host:5000/x:tag`, `x@sha256:…`) to its manifest for a platform, fetching nothing else. */

@@ -137,7 +137,7 @@ export function chainCredentials(...stores: (CredentialStore | undefined)[]): Cr
 }
 
 interface DockerConfigFile {
-  auths?: Record<string, { auth?: string; username?: string; password?: string; email?: string; identitytoken?: string; registrytoken?: string }>;
+  auths?: Record<string, AuthConfig>;
   credsStore?: string;
   credHelpers?: Record<string, string>;
 }

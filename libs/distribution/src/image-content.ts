@@ -45,7 +45,9 @@ async function readOptional(store: BlobStore, desc: Descriptor): Promise<Buffer 
   }
 }
 
-async function manifestContent(store: BlobStore, desc: Descriptor, bytes: Buffer, requireLayers: boolean): Promise<ManifestContent | undefined> {
+async function manifestContent(
+  store: BlobStore, desc: Descriptor, bytes: Buffer, requireLayers: boolean,
+): Promise<ManifestContent | undefined> {
   const p = parseManifest(bytes, desc.mediaType);
   if (p.kind !== 'manifest') return undefined;
   const configBytes = await readOptional(store, p.manifest.config);
@@ -57,7 +59,9 @@ async function manifestContent(store: BlobStore, desc: Descriptor, bytes: Buffer
     }
   }
   const config = validateImageConfig(JSON.parse(configBytes.toString('utf8')));
-  return { desc: { mediaType: p.mediaType, digest: desc.digest, size: desc.size, ...(desc.platform ? { platform: desc.platform } : {}) }, bytes, manifest: p.manifest, config, configBytes };
+  const plain: Descriptor = { mediaType: p.mediaType, digest: desc.digest, size: desc.size };
+  if (desc.platform) plain.platform = desc.platform;
+  return { desc: plain, bytes, manifest: p.manifest, config, configBytes };
 }
 
 export async function imageContent(store: BlobStore, target: Descriptor, platform: Platform = defaultPlatform(), what = 'image'): Promise<ImageContent> {
@@ -84,7 +88,9 @@ export async function imageContent(store: BlobStore, target: Descriptor, platfor
   const entry = selectPlatformEntry(manifests.map((m) => ({ ...m.desc, m })), platform);
   const chosen = entry?.m ?? (manifests.length === 1 ? manifests[0] : undefined);
   if (!chosen) throw new NotFoundError(`${what}: no manifest for ${formatPlatform(platform)} in ${target.digest}`);
-  if (complete) return { root: { mediaType: parsed.mediaType, digest: target.digest, size: target.size }, rootBytes, manifests, platform: chosen };
+  if (complete) {
+    return { root: { mediaType: parsed.mediaType, digest: target.digest, size: target.size }, rootBytes, manifests, platform: chosen };
+  }
   const { platform: _p, ...plain } = chosen.desc;
   return { root: plain, rootBytes: chosen.bytes, manifests: [chosen], platform: chosen };
 }

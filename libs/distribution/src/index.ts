@@ -18,3 +18,4 @@ export { saveImages, exportOciLayout, type SaveImage, type SaveOptions, type Doc
 export { loadImages, importOciLayout, type LoadOptions, type LoadedImage } from './load.ts';
 export { importRootfs, exportFilesystem, type ImportOptions } from './import-rootfs.ts';
 export { applyChanges } from './changes.ts';
+export { snapshotUnpacker, type SnapshotUnpackerOptions } from './snapshot-unpacker.ts';

@@ -392,7 +392,7 @@ async function loadLegacyV1(l: Loaded): Promise<LoadedImage[]> {
         continue;
       }
       const chain: { id: string; json: V1Json }[] = [];
-      for (let cur: string | undefined = id; cur; ) {
+      for (let cur: string | undefined = id; cur;) {
         if (chain.length > 1000) throw new InvalidArgumentError('invalid archive: layer parent chain too long');
         const json = JSON.parse((await l.read(`${cur}/json`)).toString('utf8')) as V1Json;
         chain.unshift({ id: cur, json });

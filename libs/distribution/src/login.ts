@@ -50,7 +50,9 @@ async function tryEndpoints<T>(endpoints: Endpoint[], hosts: RegistryHosts, fn: 
   throw lastErr;
 }
 
-export async function checkLogin(transport: Transport, hosts: RegistryHosts, serverAddress: string, creds: AuthConfig): Promise<LoginResult> {
+export async function checkLogin(
+  transport: Transport, hosts: RegistryHosts, serverAddress: string, creds: AuthConfig,
+): Promise<LoginResult> {
   const domain = loginDomain(serverAddress);
   const cfg = normalizeAuthConfig(creds);
   if (!hasCredentials(cfg)) throw new InvalidArgumentError('login: username and password (or an identity token) are required');
@@ -97,7 +99,8 @@ export async function checkLogin(transport: Transport, hosts: RegistryHosts, ser
  * `busybox` searches Docker Hub's index).
  */
 export async function searchRegistry(
-  transport: Transport, hosts: RegistryHosts, term: string, opts: { limit?: number; auth?: (endpoint: Endpoint) => Promise<string | undefined> } = {},
+  transport: Transport, hosts: RegistryHosts, term: string,
+  opts: { limit?: number; auth?: (endpoint: Endpoint) => Promise<string | undefined> } = {},
 ): Promise<SearchResult[]> {
   let domain = DOCKER_HUB_DOMAIN;
   let q = term;

@@ -146,7 +146,9 @@ function deferred(): Deferred {
 }
 
 /** Fetches a small blob (config) whole, verified, into the store; or reads it if present. */
-async function fetchSmallBlob(repo: RegistryRepository, store: BlobStore, desc: Descriptor, labels: Record<string, string>, signal?: AbortSignal): Promise<Buffer> {
+async function fetchSmallBlob(
+  repo: RegistryRepository, store: BlobStore, desc: Descriptor, labels: Record<string, string>, signal?: AbortSignal,
+): Promise<Buffer> {
   if (await store.stat(desc.digest)) {
     await store.label(desc.digest, labels);
     return store.readAll(desc.digest);
@@ -467,10 +469,13 @@ async function fetchLayers(
   return downloaded;
 }
 
-async function applyFromStore(store: BlobStore, unpack: Unpacker, u: UnpackLayer, emit: ProgressHandler | undefined, signal: AbortSignal): Promise<void> {
+async function applyFromStore(
+  store: BlobStore, unpack: Unpacker, u: UnpackLayer, emit: ProgressHandler | undefined, signal: AbortSignal,
+): Promise<void> {
   const d = u.descriptor;
   const feed = new LayerFeed();
-  const applied = unpack.apply(u, { stream: feed.output, verified: feed.verified }).then(() => void feed.output.resume(), (err: unknown) => {
+  const content = { stream: feed.output, verified: feed.verified };
+  const applied = unpack.apply(u, content).then(() => void feed.output.resume(), (err: unknown) => {
     feed.fail(err instanceof Error ? err : new Error(String(err)));
     throw err;
   });

@@ -8,7 +8,7 @@
 import { type Readable, Transform } from 'node:stream';
 import { type BerthError, FailedPreconditionError, InvalidArgumentError, codeOf, errorFromCode, isNotFound } from '@berth/errdefs';
 import {
-  type Descriptor, type Digest, type Platform, type Reference, defaultPlatform, familiarName, isIndexMediaType,
+  type Descriptor, type Digest, type Platform, type Reference, defaultPlatform, familiarName,
   isNonDistributableMediaType, normalizePlatform, parseManifest, parsePlatform, selectPlatformEntry,
 } from '@berth/oci';
 import type { AuthConfig } from './credentials.ts';
@@ -70,7 +70,9 @@ async function readManifest(store: BlobStore, desc: Descriptor): Promise<Buffer 
 }
 
 /** What to push for a target: its manifests (children first) and their blobs. */
-async function plan(store: BlobStore, target: Descriptor, platform: Platform, name: string): Promise<{ root: ManifestToPush; children: ManifestToPush[] }> {
+async function plan(
+  store: BlobStore, target: Descriptor, platform: Platform, name: string,
+): Promise<{ root: ManifestToPush; children: ManifestToPush[] }> {
   const bytes = await readManifest(store, target);
   if (!bytes) throw new FailedPreconditionError(`push ${name}: manifest ${target.digest} is not in the content store`);
   const parsed = parseManifest(bytes, target.mediaType);

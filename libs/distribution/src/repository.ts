@@ -66,6 +66,12 @@ export class RegistryRepository {
     this.scopes = [repositoryScope(o.path, o.actions), ...(o.extraScopes ?? [])];
   }
 
+  /** Whether requests go without credentials. */
+  get anonymous(): boolean {
+    const c = this.o.creds;
+    return !c || !(c.username || c.password || c.auth || c.identitytoken || c.registrytoken);
+  }
+
   /** Adds a scope for later tokens (e.g. `repository:other:pull` before a mount from it). */
   addScope(scope: string): void {
     if (!this.scopes.includes(scope)) this.scopes = [...this.scopes, scope];
@@ -137,7 +143,7 @@ export class RegistryRepository {
   /** Throws the registry's error for a failed response (reading its body). */
   async fail(res: HttpResponse, method: Method, withContext: boolean): Promise<never> {
     const body = await res.text(1 << 20).catch(() => '');
-    throw registryError(res.status, body, withContext || res.status === 401 ? `${goMethod(method)} "${res.url.href}"` : undefined);
+    throw registryError(res.status, body, withContext ? `${goMethod(method)} "${res.url.href}"` : undefined);
   }
 
   /**
@@ -322,11 +328,12 @@ export class RegistryRepository {
   private location(res: HttpResponse, base?: URL): UploadLocation {
     const loc = header(res.headers, 'location');
     if (!loc) throw new UnavailableError(`upload to ${this.endpoint.host}/${this.path}: registry gave no upload location`);
+    // `Range: 0-<last byte>`; distribution sends `0-0` for an empty upload too, so 0-0 reads as nothing held.
     const range = /^(?:bytes=)?0-(\d+)$/.exec(header(res.headers, 'range') ?? '');
     const min = Number(header(res.headers, 'oci-chunk-min-length'));
     return {
       url: new URL(loc, base ?? res.url),
-      offset: range ? Number(range[1]) + 1 : 0,
+      offset: range && Number(range[1]) > 0 ? Number(range[1]) + 1 : 0,
       ...(Number.isFinite(min) && min > 0 ? { minChunk: min } : {}),
     };
   }

@@ -40,7 +40,9 @@ export interface SessionDeps {
 }
 
 /** Credentials for an endpoint: the call's own, else the store's for the reference's domain, else the endpoint's host. */
-export async function credentialsFor(deps: SessionDeps, domain: string, endpoint: Endpoint, auth?: AuthConfig): Promise<AuthConfig | undefined> {
+export async function credentialsFor(
+  deps: SessionDeps, domain: string, endpoint: Endpoint, auth?: AuthConfig,
+): Promise<AuthConfig | undefined> {
   if (auth && (auth.username || auth.password || auth.auth || auth.identitytoken || auth.registrytoken)) return auth;
   const store = deps.credentials;
   if (!store) return undefined;
@@ -112,16 +114,25 @@ export function reportableError(failures: { endpoint: Endpoint; err: unknown }[]
  * The error a failed manifest fetch becomes, in Docker's words. Registry answers that mean "no such
  * manifest/repository" or "denied" get Docker's `manifest for … not found` / `pull access denied for …`.
  */
-export function translatePullError(err: unknown, ref: Reference): unknown {
+export function translatePullError(err: unknown, ref: Reference, anonymous = false): unknown {
   const code = registryErrorCode(err);
   const msg = err instanceof Error ? err.message : String(err);
+  // Docker answers all three with 404, as it cannot tell a missing repository from a hidden one.
   switch (code) {
     case 'MANIFEST_UNKNOWN':
-      return withMessage(err, `manifest for ${familiarString(ref)} not found: ${msg}`);
+      return new NotFoundError(`manifest for ${familiarString(ref)} not found: ${msg}`, { cause: err });
     case 'NAME_UNKNOWN':
-      return withMessage(err, `repository ${familiarName(ref)} not found: ${msg}`);
+      return new NotFoundError(`repository ${familiarName(ref)} not found: ${msg}`, { cause: err });
     case 'DENIED':
-      return withMessage(err, `pull access denied for ${familiarName(ref)}, repository does not exist or may require 'docker login': ${msg}`);
+      return new NotFoundError(`pull access denied for ${familiarName(ref)}, repository does not exist or may require 'docker login': ${msg}`, { cause: err });
+    case 'UNAUTHORIZED':
+      // An anonymous token without the scope: the repository is private or absent (dockerd says it like DENIED).
+      if (anonymous && registryErrorStatus(err) === 401) {
+        return new NotFoundError(
+          `pull access denied for ${familiarName(ref)}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`,
+          { cause: err },
+        );
+      }
   }
   return err;
 }
@@ -134,19 +145,24 @@ function schema1Error(ref: Reference): BerthError {
 }
 
 /** Fetches and selects, on one repository (endpoint already chosen). */
-export async function resolveOn(repo: RegistryRepository, ref: Reference, platform: Platform, signal?: AbortSignal): Promise<ResolvedImage> {
+export async function resolveOn(
+  repo: RegistryRepository, ref: Reference, platform: Platform, signal?: AbortSignal,
+): Promise<ResolvedImage> {
   const reference = ref.digest ?? ref.tag ?? 'latest';
   let fetched;
   try {
     fetched = await repo.getManifest(reference, signal);
   } catch (err) {
-    throw translatePullError(err, ref);
+    throw translatePullError(err, ref, repo.anonymous);
   }
   const parsed = parseManifest(fetched.bytes, fetched.descriptor.mediaType);
   const target = { ...fetched.descriptor, mediaType: parsed.mediaType };
   if (parsed.kind === 'schema1') throw schema1Error(ref);
   if (parsed.kind === 'manifest') {
-    return { reference: ref, repository: repo, target, targetBytes: fetched.bytes, manifest: target, manifestBytes: fetched.bytes, parsed: parsed.manifest };
+    return {
+      reference: ref, repository: repo, target, targetBytes: fetched.bytes,
+      manifest: target, manifestBytes: fetched.bytes, parsed: parsed.manifest,
+    };
   }
   const entry = selectPlatformEntry(parsed.index.manifests, platform);
   if (!entry) throw new NotFoundError(`no matching manifest for ${formatPlatform(platform)} in the manifest list entries`);
@@ -154,7 +170,7 @@ export async function resolveOn(repo: RegistryRepository, ref: Reference, platfo
   try {
     child = await repo.getManifest(entry.digest, signal);
   } catch (err) {
-    throw translatePullError(err, ref);
+    throw translatePullError(err, ref, repo.anonymous);
   }
   const childParsed = parseManifest(child.bytes, entry.mediaType);
   if (childParsed.kind !== 'manifest') {
@@ -162,7 +178,10 @@ export async function resolveOn(repo: RegistryRepository, ref: Reference, platfo
   }
   return {
     reference: ref, repository: repo, target, targetBytes: fetched.bytes,
-    manifest: { mediaType: childParsed.mediaType, digest: entry.digest, size: child.bytes.length, ...(entry.platform ? { platform: entry.platform } : {}) },
+    manifest: {
+      mediaType: childParsed.mediaType, digest: entry.digest, size: child.bytes.length,
+      ...(entry.platform ? { platform: entry.platform } : {}),
+    },
     manifestBytes: child.bytes, parsed: childParsed.manifest, index: parsed.index,
   };
 }

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createSign, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -41,7 +41,9 @@ function b64url(b: Buffer | string): string {
  * anonymous clients get `pull` on repositories under `publicPrefix`. POST supports the OAuth2 password and
  * refresh-token grants; `offline_token=true` (GET) or `access_type=offline` returns a refresh token.
  */
-export async function startTokenServer(dir: string, users: Record<string, string>, opts: { publicPrefix?: string } = {}): Promise<TokenServer> {
+export async function startTokenServer(
+  dir: string, users: Record<string, string>, opts: { publicPrefix?: string } = {},
+): Promise<TokenServer> {
   const key = path.join(dir, 'token-key.pem');
   const certFile = path.join(dir, 'token-cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', certFile, '-days', '2', '-subj', '/CN=berth-test-token'], { stdio: 'ignore' });
@@ -62,12 +64,14 @@ export async function startTokenServer(dir: string, users: Record<string, string
       return actions.length ? [{ type: m[1], name: m[2], actions }] : [];
     });
     const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', x5c: [certDer.toString('base64')] }));
-    const claims = b64url(JSON.stringify({ iss: issuer, sub, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access }));
+    const claims = b64url(JSON.stringify({
+      iss: issuer, sub, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access,
+    }));
     const signer = createSign('RSA-SHA256');
     signer.update(`${header}.${claims}`);
     return `${header}.${claims}.${b64url(signer.sign(keyPem))}`;
   };
-  const deny = (res: import('node:http').ServerResponse) => {
+  const deny = (res: ServerResponse) => {
     res.writeHead(401, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'incorrect username or password' }] }));
   };
@@ -204,7 +208,9 @@ export function randomLayer(name: string, size: number): Promise<Buffer> {
 }
 
 /** Writes an image (gzip layers, OCI media types) from layer tars into the store; returns its manifest. */
-export async function buildImage(cs: ContentStore, layerTars: Buffer[], opts: { arch?: string; cmd?: string[]; base?: { layers: Descriptor[]; diffIds: string[] } } = {}): Promise<{
+export async function buildImage(
+  cs: ContentStore, layerTars: Buffer[], opts: { arch?: string; cmd?: string[]; base?: { layers: Descriptor[]; diffIds: string[] } } = {},
+): Promise<{
   manifest: Descriptor; config: Descriptor; layers: Descriptor[];
 }> {
   const store = blobStoreOf(cs);

@@ -120,9 +120,8 @@ function wrapResponse(url: URL, res: IncomingMessage): HttpResponse {
     body: res,
     buffer,
     text: async (limit) => (await buffer(limit)).toString('utf8'),
-    discard: () => {
-      if (!res.complete) res.resume();
-    },
+    // Always resume: a body that is complete but unread (every HEAD) holds its keep-alive socket until read.
+    discard: () => void res.resume(),
   };
 }
 

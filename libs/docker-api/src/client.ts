@@ -187,7 +187,8 @@ export class DockerClient {
 
   /**
    * A hijacked request (attach, exec start): sends `Upgrade: tcp` and returns the raw bidirectional socket
-   * once the daemon answered `101 UPGRADED` (or a raw 200 stream).
+   * once the daemon answered `101 UPGRADED` (or a raw 200 stream). The socket is returned paused, with any
+   * bytes that came with the response head still in it: read it with `for await`, `pipe()`, or `resume()`.
    */
   async hijack(method: string, path: string, opts: RequestOptions = {}): Promise<{ socket: Duplex; headers: Record<string, string> }> {
     const res = await this.send(method, path, opts, true);
@@ -242,9 +243,14 @@ export class DockerClient {
   }
 }
 
-/** `X-Registry-Auth`: base64url of the JSON credentials. */
+/** `X-Registry-Auth`: URL-safe base64 of the JSON credentials, padded (Go's base64.URLEncoding). */
 export function encodeAuth(auth: AuthConfig): string {
-  return Buffer.from(JSON.stringify(auth)).toString('base64url');
+  return base64UrlPadded(JSON.stringify(auth));
+}
+
+/** Go's base64.URLEncoding: the URL-safe alphabet with `=` padding (daemons reject unpadded input). */
+export function base64UrlPadded(text: string): string {
+  return Buffer.from(text).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
 /** Docker's filters query value: `{"key":{"value":true,…},…}`. */

@@ -4,7 +4,7 @@ export type * from './types/index.ts';
 export { DEFAULT_HOST, parseHost, selectHost, type HostAddress } from './host.ts';
 export { ConnectError, Transport, type HttpRequest, type HttpResponse, type RequestBody, type TlsOptions } from './http1.ts';
 export {
-  DockerClient, MAX_API_VERSION, FALLBACK_API_VERSION, compareVersions, daemonStatus, drain, encodeAuth, encodeFilters,
+  DockerClient, MAX_API_VERSION, FALLBACK_API_VERSION, base64UrlPadded, compareVersions, daemonStatus, drain, encodeAuth, encodeFilters,
   encodeQuery, isConnectError, readAll, readText, seg,
   type ClientOptions, type Filters, type Query, type QueryValue, type RequestOptions,
 } from './client.ts';

@@ -117,7 +117,8 @@ export function codeOf(err: unknown): ErrorCode {
     case 'EMFILE': return 'resource_exhausted';
     case 'ETIMEDOUT': return 'deadline_exceeded';
     case 'ABORT_ERR': return 'canceled';
-    default: return 'internal';
+    // Errors of libraries that cannot import errdefs (@berth/oci) carry these same code strings.
+    default: return typeof errno === 'string' && Object.hasOwn(byCode, errno) ? errno as ErrorCode : 'internal';
   }
 }
 

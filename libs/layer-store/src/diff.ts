@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidArgumentError } from '@berth/errdefs';
 import { devMajor, devMinor, getXattr, listXattrs } from './fs-ops.ts';
-import { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './apply.ts';
+import { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './layer-applier.ts';
 import { END_OF_ARCHIVE, encodeHeader, paddingFor, type EntryType, type TarHeader } from './tar-header.ts';
 
 export type DiffOptions =

@@ -101,6 +101,6 @@ export function childGcLabels(doc: Children): Record<string, string> {
 }
 
 /** The label an image config carries to keep its unpacked snapshot chain alive: `gc.ref.snapshot.<snapshotter>` = chainID. */
-export function snapshotGcLabel(snapshotter: string, chainID: Digest): Record<string, string> {
+export function snapshotGcLabel(snapshotter: string, chainID: string): Record<string, string> {
   return { [`${LABEL_GC_REF_SNAPSHOT}${snapshotter}`]: chainID };
 }

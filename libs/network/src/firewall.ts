@@ -9,16 +9,16 @@ export class Firewall {
   readonly iptables: Iptables;
   readonly chains: ChainNames;
   private readonly enabled: boolean;
-  private readonly userlandProxy: boolean;
+  private readonly loopbackDnat: boolean;
   private readonly model: () => RulesModel;
   private readonly sync: CoalescingSync;
   private readonly natSync: CoalescingSync;
 
-  constructor(o: { enabled: boolean; variant: IptablesVariant; prefix: string; userlandProxy: boolean; model: () => RulesModel }) {
+  constructor(o: { enabled: boolean; variant: IptablesVariant; prefix: string; loopbackDnat: boolean; model: () => RulesModel }) {
     this.iptables = new Iptables(o.variant);
     this.chains = chainNames(o.prefix);
     this.enabled = o.enabled;
-    this.userlandProxy = o.userlandProxy;
+    this.loopbackDnat = o.loopbackDnat;
     this.model = o.model;
     this.sync = new CoalescingSync(() => this.apply([]));
     this.natSync = new CoalescingSync(() => this.apply([], ['nat']));
@@ -28,9 +28,14 @@ export class Firewall {
   async install(): Promise<void> {
     if (!this.enabled) return;
     const missing: [string, string, string][] = [];
-    for (const j of jumpRules(this.chains, this.userlandProxy)) {
+    for (const j of jumpRules(this.chains, this.loopbackDnat)) {
       if (!(await this.iptables.has(j[0], j[1], j[2]))) missing.push(j);
     }
+    // A jump of the other loopback setting (the daemon's flags changed): replaced, not kept alongside.
+    const wanted = jumpRules(this.chains, this.loopbackDnat);
+    const other = jumpRules(this.chains, !this.loopbackDnat).filter((j) => !wanted.some((x) => x[1] === j[1] && x[2] === j[2]));
+    const stale = await this.present(other);
+    if (stale.length) await this.iptables.restore(renderPurge(this.chains, stale, new Set()), 'remove stale berth jumps');
     await this.apply(missing);
   }
 
@@ -47,10 +52,16 @@ export class Firewall {
   /** Removes the jumps and the chains. */
   async purge(): Promise<void> {
     if (!this.enabled) return;
-    const present: [string, string, string][] = [];
-    for (const j of jumpRules(this.chains, this.userlandProxy)) if (await this.iptables.has(j[0], j[1], j[2])) present.push(j);
+    const all = [...jumpRules(this.chains, true), ...jumpRules(this.chains, false)];
+    const present = await this.present(all.filter((j, i) => all.findIndex((x) => x[1] === j[1] && x[2] === j[2]) === i));
     const text = renderPurge(this.chains, present, await this.iptables.chains(['filter', 'nat']));
     await this.iptables.restore(text, 'remove berth iptables rules');
+  }
+
+  private async present(jumps: [string, string, string][]): Promise<[string, string, string][]> {
+    const out: [string, string, string][] = [];
+    for (const j of jumps) if (await this.iptables.has(j[0], j[1], j[2])) out.push(j);
+    return out;
   }
 
   private async apply(insertJumps: [string, string, string][], tables?: string[]): Promise<void> {

@@ -260,6 +260,11 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
       assert.equal(await tcpGetFromHost('127.0.0.1', port), 'survivor');
       const nat = await run('iptables', ['-w', '-t', 'nat', '-S', `${env.prefix}-DNAT`]);
       assert.match(nat.stdout, new RegExp(`--dport ${port} -j DNAT`));
+      // Exactly one jump from each built-in chain, however often the daemon restarted.
+      for (const [table, chain] of [['filter', 'FORWARD'], ['filter', 'INPUT'], ['nat', 'PREROUTING'], ['nat', 'OUTPUT'], ['nat', 'POSTROUTING']] as const) {
+        const rules = (await run('iptables', ['-w', '-t', table, '-S', chain])).stdout.split('\n').filter((l) => l.includes(`-j ${env.prefix}-`));
+        assert.equal(rules.length, 1, `${table} ${chain}: ${rules.join(' | ')}`);
+      }
       assert.match(await nslookup(web.netnsPath!, 'keep'), new RegExp(web.endpoints[0]!.ip.replaceAll('.', '\\.')));
       // The released container's address is free again; the survivor's is not.
       const next = await m.createSandbox(spec(env, 'next', n.name, { endpoints: { [n.name]: { ipv4Address: gone.endpoints[0]!.ip } } }));

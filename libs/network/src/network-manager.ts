@@ -37,8 +37,10 @@ export interface NetworkManagerOptions {
   /** Manage iptables rules (dockerd's `--iptables`), default true. */
   iptables?: boolean;
   iptablesVariant?: IptablesVariant;
-  /** Serve published ports on loopback with a proxy (dockerd's `--userland-proxy`), default true. */
+  /** Containers reach published ports through the host via a proxy (dockerd's `--userland-proxy`), default true. */
   userlandProxy?: boolean;
+  /** Host connections to 127.0.0.1:published are DNATed (faster than the proxy), default true. */
+  loopbackDnat?: boolean;
   /** Prefix of berth's iptables chains; default `BERTH` for `/run/berth`, else derived from the exec root. */
   chainPrefix?: string;
   /** The host's resolver configuration, default `/etc/resolv.conf`. */
@@ -68,6 +70,11 @@ export class NetworkManager {
   private resolvCache: { at: number; conf: ResolvConf } | undefined;
   private closed = false;
 
+  /** Without the proxy, loopback must be DNATed; with it, by default too (kernel speed), unless turned off. */
+  private get loopbackDnat(): boolean {
+    return (this.opts.iptables ?? true) && (!(this.opts.userlandProxy ?? true) || (this.opts.loopbackDnat ?? true));
+  }
+
   private constructor(opts: NetworkManagerOptions) {
     this.opts = opts;
     this.log = opts.logger ?? silentLogger;
@@ -82,13 +89,14 @@ export class NetworkManager {
       enabled: opts.iptables ?? true,
       variant: opts.iptablesVariant ?? 'auto',
       prefix: opts.chainPrefix ?? defaultChainPrefix(opts.execRoot),
-      userlandProxy: opts.userlandProxy ?? true,
+      loopbackDnat: this.loopbackDnat,
       model: () => this.rulesModel(),
     });
     this.sandboxes = new Sandboxes({
       reg: this.reg, store: this.store, netns: this.netns, firewall: this.firewall, log: this.log,
       hostResolv: () => this.hostResolvConf(), hostsPath: opts.hostsPath ?? '/etc/hosts',
       daemonDns: { dns: opts.dns ?? [], dnsSearch: opts.dnsSearch ?? [], dnsOptions: opts.dnsOptions ?? [] },
+      hairpin: !(opts.userlandProxy ?? true),
     });
   }
 
@@ -213,6 +221,11 @@ export class NetworkManager {
     });
   }
 
+  /** A container was renamed: its DNS names and files follow. */
+  rename(containerId: string, newName: string): Promise<SandboxInfo | undefined> {
+    return this.sandboxes.serialize(containerId, () => this.sandboxes.rename(containerId, newName.replace(/^\//, '')));
+  }
+
   /** After a restart: releases the sandboxes of containers that are no longer running. */
   async retain(liveContainerIds: Iterable<string>): Promise<void> {
     const live = new Set(liveContainerIds);
@@ -276,6 +289,7 @@ export class NetworkManager {
     if (!n.bridge) return;
     const cfg = n.ipam.config[0]!;
     await ensureBridge(n.bridge.name, `${cfg.gateway}/${parseCidr4(cfg.subnet).prefixLen}`, n.bridge.mtu);
+    if (this.loopbackDnat) setSysctl(`net/ipv4/conf/${n.bridge.name}/route_localnet`, '1', this.log);
     if (n.bridge.isDefault) return;
     const port = await this.dnsServer.listen(n.id, cfg.gateway, n.bridge.dnsPort);
     if (port !== n.bridge.dnsPort) {
@@ -336,7 +350,7 @@ export class NetworkManager {
   // ---- helpers -------------------------------------------------------------------------------------------
 
   private rulesModel(): RulesModel {
-    const m: RulesModel = { networks: [], ports: [], userlandProxy: this.opts.userlandProxy ?? true };
+    const m: RulesModel = { networks: [], ports: [], userlandProxy: this.opts.userlandProxy ?? true, loopbackDnat: this.loopbackDnat };
     for (const n of this.reg.networks.values()) {
       if (!n.bridge) continue;
       const cfg = n.ipam.config[0]!;
@@ -374,6 +388,14 @@ export class NetworkManager {
 export function defaultChainPrefix(execRoot: string): string {
   const root = path.resolve(execRoot);
   return root === '/run/berth' ? 'BERTH' : `BERTH-${createHash('sha256').update(root).digest('hex').slice(0, 6)}`;
+}
+
+function setSysctl(key: string, value: string, log: Logger): void {
+  try {
+    writeFileSync(`/proc/sys/${key}`, value);
+  } catch (err) {
+    log.warn({ err, key }, 'cannot set sysctl');
+  }
 }
 
 function enableForwarding(log: Logger): void {

@@ -13,11 +13,15 @@ export interface Plug {
   mac: string;
   /** `a.b.c.d/len` */
   cidr: string;
+  /** Let the bridge send frames back out of this port (DNAT hairpin without the userland proxy). */
+  hairpin?: boolean;
 }
 
 export interface PlumbingChange {
-  /** New namespace: bring `lo` up, route 127.0.0.11 to the embedded DNS rules' chains. */
+  /** New namespace: bring `lo` up (and install the DNS chains if `dns` is given). */
   fresh?: boolean;
+  /** Install the embedded DNS chains and their jumps (the first time `dns` is set in this namespace). */
+  dnsInit?: boolean;
   plug?: Plug[];
   /** Interfaces inside the namespace to delete (their host peers go with them). */
   unplug?: string[];
@@ -38,8 +42,10 @@ function heredoc(cmd: string, lines: string[]): string {
 /** The script for one change, to run by `sh -e` inside the namespace `netnsPath`. */
 export function plumbingScript(netnsPath: string, c: PlumbingChange, iptablesRestore: string): string {
   let s = '';
-  const hostLinks = (c.plug ?? []).map((p) =>
-    `link add ${p.hostIf} mtu ${p.mtu} master ${p.bridge} up type veth peer name ${p.ifname} mtu ${p.mtu} address ${p.mac} netns ${netnsPath}`);
+  const hostLinks = (c.plug ?? []).flatMap((p) => [
+    `link add ${p.hostIf} mtu ${p.mtu} master ${p.bridge} up type veth peer name ${p.ifname} mtu ${p.mtu} address ${p.mac} netns ${netnsPath}`,
+    ...(p.hairpin ? [`link set ${p.hostIf} type bridge_slave hairpin on`] : []),
+  ]);
   s += heredoc(`nsenter --net=/proc/${process.pid}/ns/net ip -batch -`, hostLinks);
   const inside: string[] = [];
   if (c.fresh) inside.push('link set lo up');
@@ -53,9 +59,10 @@ export function plumbingScript(netnsPath: string, c: PlumbingChange, iptablesRes
     // 127.0.0.11 is translated to the network's gateway, where berthd answers; the source must become the
     // container's address on that network, and replies come back to 127/8 (route_localnet). Packets to
     // 127/8 arriving from outside are dropped before anything else sees them.
-    if (c.fresh) s += 'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet\n';
+    const init = c.fresh || c.dnsInit;
+    if (init) s += 'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet\n';
     const nat = ['*nat', `:${DNS_OUT} - [0:0]`, `:${DNS_POST} - [0:0]`];
-    if (c.fresh) nat.push(`-A OUTPUT -d ${EMBEDDED_DNS_ADDRESS}/32 -j ${DNS_OUT}`, `-A POSTROUTING -j ${DNS_POST}`);
+    if (init) nat.push(`-A OUTPUT -d ${EMBEDDED_DNS_ADDRESS}/32 -j ${DNS_OUT}`, `-A POSTROUTING -j ${DNS_POST}`);
     if (c.dns) {
       for (const proto of ['udp', 'tcp']) {
         nat.push(`-A ${DNS_OUT} -p ${proto} -m ${proto} --dport 53 -j DNAT --to-destination ${c.dns.gateway}:${c.dns.port}`);
@@ -63,7 +70,7 @@ export function plumbingScript(netnsPath: string, c: PlumbingChange, iptablesRes
       nat.push(`-A ${DNS_POST} -s 127.0.0.0/8 -d ${c.dns.gateway}/32 -j SNAT --to-source ${c.dns.source}`);
     }
     nat.push('COMMIT');
-    if (c.fresh) nat.push('*raw', `:${DNS_RAW} - [0:0]`, `-A PREROUTING -j ${DNS_RAW}`, `-A ${DNS_RAW} ! -i lo -d 127.0.0.0/8 -j DROP`, 'COMMIT');
+    if (init) nat.push('*raw', `:${DNS_RAW} - [0:0]`, `-A PREROUTING -j ${DNS_RAW}`, `-A ${DNS_RAW} ! -i lo -d 127.0.0.0/8 -j DROP`, 'COMMIT');
     s += heredoc(`${iptablesRestore} -w --noflush`, nat);
   }
   return s;

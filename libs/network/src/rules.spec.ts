@@ -11,6 +11,7 @@ describe('iptables rules', () => {
     ],
     ports: [{ bridge: 'bt0', proto: 'tcp' as const, hostIp: '0.0.0.0', hostPort: 8080, containerIp: '10.1.0.2', containerPort: 80 }],
     userlandProxy: true,
+    loopbackDnat: false,
   };
 
   it('declares every chain (so a --noflush restore replaces its content) and confines rules to them', () => {
@@ -37,16 +38,19 @@ describe('iptables rules', () => {
     assert.match(text, /-A BT-1-DNAT -i bt0 -j RETURN/);
   });
 
-  it('without the userland proxy, DNATs loopback too and masquerades hairpin traffic', () => {
-    const text = renderRules(c, { ...model, userlandProxy: false });
+  it('without the userland proxy, masquerades hairpin traffic; with loopback DNAT, guards the bridges\' 127/8 routing', () => {
+    const text = renderRules(c, { ...model, userlandProxy: false, loopbackDnat: true });
     assert.doesNotMatch(text, /-j RETURN/);
     assert.match(text, /-A BT-1-POSTROUTING -s 10.1.0.2\/32 -d 10.1.0.2\/32 -p tcp -m tcp --dport 80 -j MASQUERADE/);
-    assert.match(text, /-A BT-1-INPUT -i bt0 -d 127.0.0.0\/8 -j DROP/);
-    assert.ok(jumpRules(c, false).some(([t, ch, spec]) => t === 'nat' && ch === 'OUTPUT' && !spec.includes('127.0.0.0/8')));
+    assert.match(text, /-A BT-1-INPUT -i bt0 -d 127.0.0.0\/8 -m conntrack ! --ctstate RELATED,ESTABLISHED -j DROP/);
+    assert.match(text, /-A BT-1-POSTROUTING -s 127.0.0.0\/8 -o bt0 -j MASQUERADE/);
+    assert.ok(jumpRules(c, true).some(([t, ch, spec]) => t === 'nat' && ch === 'OUTPUT' && !spec.includes('127.0.0.0/8')));
+    assert.ok(jumpRules(c, false).some(([t, ch, spec]) => t === 'nat' && ch === 'OUTPUT' && spec.includes('! -d 127.0.0.0/8')));
+    assert.doesNotMatch(renderRules(c, model), /127\.0\.0\.0\/8/);
   });
 
   it('inserts missing jumps in the same transaction and purges only what exists', () => {
-    const text = renderRules(c, model, jumpRules(c, true));
+    const text = renderRules(c, model, jumpRules(c, false));
     assert.match(text, /^-I FORWARD 1 -j BT-1-FORWARD$/m);
     assert.match(text, /^-I OUTPUT 1 ! -d 127.0.0.0\/8 -m addrtype --dst-type LOCAL -j BT-1-DNAT$/m);
     const purge = renderPurge(c, [['filter', 'FORWARD', `-j ${c.forward}`]], new Set([`filter:${c.forward}`, `nat:${c.dnat}`]));

@@ -30,8 +30,16 @@ export interface PortRule {
 export interface RulesModel {
   networks: NetworkRules[];
   ports: PortRule[];
-  /** Loopback connections to published ports go through berthd's proxy (Docker's default) rather than DNAT. */
+  /**
+   * Containers reaching a published port through the host go through berthd's proxy (Docker's default); without
+   * it, DNAT with hairpin masquerading.
+   */
   userlandProxy: boolean;
+  /**
+   * Connections from the host to 127.0.0.1:published are DNATed too (the bridges route 127/8: route_localnet,
+   * with a rule refusing such packets from containers); else only the proxy serves loopback.
+   */
+  loopbackDnat: boolean;
 }
 
 export interface ChainNames {
@@ -56,12 +64,12 @@ export function chainNames(prefix: string): ChainNames {
 }
 
 /** The jumps from built-in chains: `[table, chain, rule spec]`; each is inserted at the top once. */
-export function jumpRules(c: ChainNames, userlandProxy: boolean): [string, string, string][] {
+export function jumpRules(c: ChainNames, loopbackDnat: boolean): [string, string, string][] {
   return [
     ['filter', 'FORWARD', `-j ${c.forward}`],
     ['filter', 'INPUT', `-j ${c.input}`],
     ['nat', 'PREROUTING', `-m addrtype --dst-type LOCAL -j ${c.dnat}`],
-    ['nat', 'OUTPUT', userlandProxy ? `! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j ${c.dnat}` : `-m addrtype --dst-type LOCAL -j ${c.dnat}`],
+    ['nat', 'OUTPUT', loopbackDnat ? `-m addrtype --dst-type LOCAL -j ${c.dnat}` : `! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j ${c.dnat}`],
     ['nat', 'POSTROUTING', `-j ${c.postrouting}`],
   ];
 }
@@ -101,8 +109,9 @@ function renderFilter(c: ChainNames, m: RulesModel, insertJumps: [string, string
       f.push(`-A ${c.input} -i ${b} -d ${n.gateway}/32 -p udp -m udp --dport ${n.dnsPort} -j ACCEPT`);
       f.push(`-A ${c.input} -i ${b} -d ${n.gateway}/32 -p tcp -m tcp --dport ${n.dnsPort} -j ACCEPT`);
     }
-    // With loopback DNAT the bridge must route 127/8 (route_localnet): refuse such packets from containers.
-    if (!m.userlandProxy) f.push(`-A ${c.input} -i ${b} -d 127.0.0.0/8 -j DROP`);
+    // With loopback DNAT the bridge routes 127/8 (route_localnet): refuse new connections from containers to
+    // the host's loopback (replies to the host's DNATed connections are established and pass).
+    if (m.loopbackDnat) f.push(`-A ${c.input} -i ${b} -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED -j DROP`);
   }
   f.push('COMMIT');
   return `${f.join('\n')}\n`;
@@ -118,7 +127,8 @@ function renderNat(c: ChainNames, m: RulesModel, insertJumps: [string, string, s
     // Same-bridge traffic to a published port goes to the proxy (hairpin), as with Docker's userland proxy.
     if (m.userlandProxy) n.push(`-A ${c.dnat} -i ${net.bridge} -j RETURN`);
     if (net.masquerade) n.push(`-A ${c.postrouting} -s ${net.subnet} ! -o ${net.bridge} -j MASQUERADE`);
-    if (!m.userlandProxy) n.push(`-A ${c.postrouting} -o ${net.bridge} -m addrtype --src-type LOCAL -j MASQUERADE`);
+    // Loopback sources cannot leave the host: DNATed loopback connections take the bridge's address.
+    if (m.loopbackDnat) n.push(`-A ${c.postrouting} -s 127.0.0.0/8 -o ${net.bridge} -j MASQUERADE`);
   }
   for (const p of m.ports) {
     const net = byBridge.get(p.bridge);

@@ -29,6 +29,8 @@ export interface SandboxDeps {
   hostResolv: () => ResolvConf;
   hostsPath: string;
   daemonDns: { dns: string[]; dnsSearch: string[]; dnsOptions: string[] };
+  /** No userland proxy: published ports are DNATed back into the bridge (hairpin mode on its ports). */
+  hairpin: boolean;
 }
 
 export class Sandboxes {
@@ -216,7 +218,12 @@ export class Sandboxes {
     const newGw = reg.gatewayEndpoint(sb);
     if (newGw && newGw !== oldGw) change.defaultRoute = { gateway: newGw.gateway, dev: newGw.ifname };
     const oldDns = sb.dnsNetworkId;
-    if (sb.embeddedDns && !sb.dnsNetworkId && !net.bridge!.isDefault) {
+    const oldEmbedded = sb.embeddedDns;
+    if (!sb.dnsNetworkId && !net.bridge!.isDefault) {
+      // The first user-defined network: from now on the container asks the embedded server (as Docker
+      // switches a default-bridge container's resolv.conf to 127.0.0.11 when it joins one).
+      if (!sb.embeddedDns) change.dnsInit = true;
+      sb.embeddedDns = true;
       sb.dnsNetworkId = net.id;
       change.dns = this.dnsTarget(ep);
     }
@@ -227,6 +234,7 @@ export class Sandboxes {
       reg.unindex(sb, ep);
       reg.pools.get(net.id)?.release(parseIp4(ep.ip));
       if (oldDns === undefined) delete sb.dnsNetworkId;
+      sb.embeddedDns = oldEmbedded;
       await deleteLinks([ep.hostIf]).catch(() => {});
       throw wrap(err, `connect container ${containerId} to network ${net.name}`);
     }
@@ -259,6 +267,18 @@ export class Sandboxes {
     this.writeFiles(sb);
     this.d.store.saveSandbox(sb);
     if (sb.ports.length && oldGw !== newGw) await this.d.firewall.updatePorts();
+    return this.info(sb);
+  }
+
+  async rename(containerId: string, newName: string): Promise<SandboxInfo | undefined> {
+    const sb = this.d.reg.sandboxes.get(containerId);
+    if (!sb) return undefined;
+    const old = sb.containerName;
+    sb.containerName = newName;
+    for (const ep of sb.endpoints) {
+      if (ep.dnsNames.length) ep.dnsNames = [...new Set(ep.dnsNames.map((n) => (n === old ? newName : n)))];
+    }
+    this.d.store.saveSandbox(sb);
     return this.info(sb);
   }
 
@@ -336,7 +356,10 @@ export class Sandboxes {
 
   private plugOf(ep: EndpointRecord): Plug {
     const net = this.d.reg.network(ep.networkId);
-    return { hostIf: ep.hostIf, ifname: ep.ifname, bridge: net.bridge!.name, mtu: net.bridge!.mtu, mac: ep.mac, cidr: `${ep.ip}/${ep.prefixLen}` };
+    return {
+      hostIf: ep.hostIf, ifname: ep.ifname, bridge: net.bridge!.name, mtu: net.bridge!.mtu, mac: ep.mac, cidr: `${ep.ip}/${ep.prefixLen}`,
+      ...(this.d.hairpin ? { hairpin: true } : {}),
+    };
   }
 
   private dnsTarget(ep: EndpointRecord): { gateway: string; port: number; source: string } {

@@ -1,7 +1,6 @@
 // One function turns a native failure (or a failure the container's init reported over the sync socket)
 // into an @berth/errdefs error: the class follows the errno, the message says what was being done and to what.
 import { errorFromCode, codeOf, type BerthError } from '@berth/errdefs';
-import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
 
 export interface SystemErrorInfo {
   /** errno name, e.g. 'EPERM' */
@@ -27,13 +26,13 @@ export function runtimeError(err: unknown, context: string): BerthError {
 /** An error reported by the container's init: `{errno, what}` → "what: EPERM (Operation not permitted)". */
 export function initError(errno: number, what: string, plain: boolean): Error & SystemErrorInfo {
   const name = errnoName(errno);
-  const err = new Error(plain ? what : `${what}: ${name} (${getSystemErrorMessage(-errno)})`) as Error & SystemErrorInfo;
+  const err = new Error(plain ? what : `${what}: ${name} (${process.getBuiltinModule('node:util').getSystemErrorMessage(-errno)})`) as Error & SystemErrorInfo;
   return Object.assign(err, { code: name, errno, what });
 }
 
 export function errnoName(errno: number): string {
   try {
-    return getSystemErrorName(-errno);
+    return process.getBuiltinModule('node:util').getSystemErrorName(-errno);
   } catch {
     return `E${errno}`;
   }

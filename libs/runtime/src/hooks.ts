@@ -3,11 +3,11 @@
 // gets the container state on stdin. createContainer/startContainer (run inside the container) are not
 // supported yet: create rejects a spec that has them.
 import type { Hook, RuntimeState } from '@berth/oci';
-import { spawn } from 'node:child_process';
 import { markForeign } from './exits.ts';
 
 export async function runHook(hook: Hook, state: RuntimeState, kind: string): Promise<void> {
   const [argv0, ...rest] = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
+  const { spawn } = process.getBuiltinModule('node:child_process'); // loaded only when a spec has hooks
   const child = spawn(hook.path, rest, {
     argv0,
     env: Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),

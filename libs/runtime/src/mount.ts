@@ -46,3 +46,12 @@ export function sendFd(socketPath: string, fd: number, name = '/dev/ptmx'): void
     throw runtimeError(err, 'send fd');
   }
 }
+
+/** mkfifo(3). The shim makes the pipes for a container's stdio from FIFOs (Node has no pipe()). */
+export function mkfifo(file: string, mode = 0o600): void {
+  try {
+    native().mkfifo(file, mode);
+  } catch (err) {
+    throw runtimeError(err, 'mkfifo');
+  }
+}

@@ -217,7 +217,9 @@ export function planCreate(spec: RuntimeSpec, ctx: CreateContext, warnings: Warn
 }
 
 /** An exec joins every namespace the container's init is in, by /proc/<pid>/ns/<name>. */
-export function planExec(spec: RuntimeSpec, proc: Process, initPid: number, cgroup: Cgroup, warnings: Warnings, seccompCache?: string): ExecPlan {
+export function planExec(
+  spec: RuntimeSpec, proc: Process, initPid: number, cgroup: Cgroup, warnings: Warnings, seccompCache?: string,
+): ExecPlan {
   const joins: NamespaceJoin[] = (spec.linux?.namespaces ?? []).map((ns) => ({
     type: NAMESPACES[ns.type].flag,
     path: `/proc/${initPid}/ns/${NAMESPACES[ns.type].file}`,

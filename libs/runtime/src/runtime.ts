@@ -7,7 +7,7 @@ import {
 import {
   OciError, validateRuntimeSpec, type LinuxResources, type Process, type RuntimeSpec, type RuntimeState,
 } from '@berth/oci';
-import { closeSync, constants as fsc, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, constants as fsc, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { cgroupPathFor, detectCgroupLayout, openCgroup, type Cgroup, type CgroupStats } from './cgroups/index.ts';
 import { runtimeError } from './errors.ts';
@@ -185,6 +185,10 @@ export class Runtime {
       cgroupCreated = true;
       cgroup.create(effectiveResources(spec));
       native().mkfifo(this.store.fifo(id), 0o622);
+      // The init opens the fifo as the container's root, which a user namespace maps to another host uid.
+      const rootUid = spec.linux?.uidMappings?.find((m) => m.containerID === 0)?.hostID;
+      const rootGid = spec.linux?.gidMappings?.find((m) => m.containerID === 0)?.hostID;
+      if (plan.uidMap && rootUid !== undefined) chownSync(this.store.fifo(id), rootUid, rootGid ?? rootUid);
       const stateFor = (p: number): RuntimeState => ({
         ociVersion: spec.ociVersion, id, status: 'creating', pid: p, bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}),
       });
@@ -261,6 +265,12 @@ export class Runtime {
     } catch (err) {
       this.warn(`start container ${id}: ${(err as Error).message}`);
     }
+  }
+
+  /** The spec the container was created from (as saved at create, with later updates). */
+  config(id: string): RuntimeSpec {
+    this.store.load(id);
+    return this.store.config(id);
   }
 
   state(id: string): ContainerState {

@@ -6,7 +6,7 @@
 //   <root>/<id>/exec.fifo    exists from create until start
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '@berth/errdefs';
 import type { RuntimeSpec } from '@berth/oci';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export interface ContainerRecord {
@@ -112,7 +112,15 @@ export class StateStore {
     }).sort();
   }
 
+  /** Removes the container's directory (its files are flat: unlink each, then rmdir; cheaper than rmSync). */
   remove(id: string): void {
-    rmSync(this.dir(id), { recursive: true, force: true });
+    const dir = this.dir(id);
+    try {
+      for (const f of readdirSync(dir)) unlinkSync(path.join(dir, f));
+      rmdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 }

@@ -53,8 +53,12 @@ export abstract class BaseSnapshotter implements Snapshotter {
 
   async usage(key: string): Promise<Usage> {
     const row = this.meta.get(key);
-    if (row.kind === 'committed') return { size: row.size, inodes: row.inodes };
-    return diskUsage(this.fsDir(row.id));
+    if (row.kind !== 'committed') return diskUsage(this.fsDir(row.id));
+    if (row.size >= 0) return { size: row.size, inodes: row.inodes };
+    // Committed trees never change: measured on first request, then remembered.
+    const u = await diskUsage(this.fsDir(row.id));
+    this.meta.setUsage(row.id, u);
+    return u;
   }
 
   async mounts(key: string): Promise<Mount[]> {
@@ -95,8 +99,8 @@ export abstract class BaseSnapshotter implements Snapshotter {
   async commit(name: string, key: string, opts: SnapshotOptions = {}): Promise<void> {
     const row = this.meta.get(key);
     if (row.kind !== 'active') throw new FailedPreconditionError(`snapshot ${key} is not active`);
-    const usage = await diskUsage(this.fsDir(row.id));
-    this.meta.transaction(() => this.meta.commit(name, key, usage, opts.labels));
+    // Usage is measured lazily (see usage()): walking a large tree here would slow every unpack.
+    this.meta.transaction(() => this.meta.commit(name, key, { size: -1, inodes: -1 }, opts.labels));
   }
 
   async remove(key: string): Promise<void> {

@@ -116,7 +116,8 @@ describe('interop with skopeo, umoci and dockerd', () => {
     };
     const configBytes = Buffer.from(JSON.stringify(config));
     const configDesc: Descriptor = { mediaType: MediaTypeImageConfig, digest: digestOf(configBytes), size: configBytes.length };
-    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaTypeImageManifest, config: configDesc, layers: [...base.manifest.layers, layer] };
+    const layers = [...base.manifest.layers, layer];
+    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaTypeImageManifest, config: configDesc, layers };
     const manifestBytes = Buffer.from(JSON.stringify(manifest));
     const manifestDesc: Descriptor = { mediaType: MediaTypeImageManifest, digest: digestOf(manifestBytes), size: manifestBytes.length };
     const layout = path.join(dir.path, 'layout');

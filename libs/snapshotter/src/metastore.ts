@@ -128,6 +128,10 @@ export class MetaStore {
     return this.byId(row.id);
   }
 
+  setUsage(id: number, usage: Usage): void {
+    this.db.prepare('UPDATE snapshots SET size = ?, inodes = ? WHERE id = ?').run(usage.size, usage.inodes, id);
+  }
+
   /** Deletes a snapshot's row; refuses when it has children. Call inside a transaction. */
   remove(key: string): SnapshotRow {
     const row = this.get(key);

@@ -181,6 +181,16 @@ void setup_rootfs(struct plan *p, int *fifo_fd) {
 }
 
 void finish_rootfs(struct plan *p) {
+  /* sysctls first: /proc/sys is usually among the read-only paths */
+  for (size_t i = 0; i < p->n_sysctls; i++) {
+    char path[512];
+    int n = snprintf(path, sizeof path, "/proc/sys/%s", p->sysctls[i].key);
+    if (n < 0 || (size_t)n >= sizeof path) fail(ENAMETOOLONG, "sysctl %s", p->sysctls[i].key);
+    for (char *c = path + 10; *c; c++) if (*c == '.') *c = '/';
+    if (write_file(path, p->sysctls[i].value, strlen(p->sysctls[i].value)) < 0) {
+      fail(errno, "sysctl %s=%s", p->sysctls[i].key, p->sysctls[i].value);
+    }
+  }
   for (size_t i = 0; i < p->n_readonly; i++) {
     const char *path = p->readonly[i];
     if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
@@ -200,15 +210,6 @@ void finish_rootfs(struct plan *p) {
     }
     int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) : mount("/dev/null", path, NULL, MS_BIND, NULL);
     if (rc < 0) fail(errno, "mask %s", path);
-  }
-  for (size_t i = 0; i < p->n_sysctls; i++) {
-    char path[512];
-    int n = snprintf(path, sizeof path, "/proc/sys/%s", p->sysctls[i].key);
-    if (n < 0 || (size_t)n >= sizeof path) fail(ENAMETOOLONG, "sysctl %s", p->sysctls[i].key);
-    for (char *c = path + 10; *c; c++) if (*c == '.') *c = '/';
-    if (write_file(path, p->sysctls[i].value, strlen(p->sysctls[i].value)) < 0) {
-      fail(errno, "sysctl %s=%s", p->sysctls[i].key, p->sysctls[i].value);
-    }
   }
   if (p->readonly_rootfs && remount("/", MS_BIND | MS_RDONLY, NULL) < 0) fail(errno, "remount / read-only");
 }

@@ -100,8 +100,14 @@ export class ContainerContext {
     return Object.keys(this.c.NetworkSettings?.Networks ?? {}).join(',');
   }
 
-  toJSON(): Record<string, string> {
-    const keys = ['Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Ports', 'RunningFor', 'Size', 'State', 'Status'] as const;
+  /** The image platform the daemon reports (API 1.48+), or null. */
+  Platform(): unknown {
+    const d = this.c.ImageManifestDescriptor as { platform?: unknown } | undefined;
+    return d?.platform ?? null;
+  }
+
+  toJSON(): Record<string, unknown> {
+    const keys = ['Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Platform', 'Ports', 'RunningFor', 'Size', 'State', 'Status'] as const;
     return Object.fromEntries(keys.map((k) => [k, this[k]()]));
   }
 }

@@ -58,7 +58,7 @@ export class ImageContext {
   }
 
   VirtualSize(): string {
-    return humanSize(this.i.VirtualSize ?? this.i.Size, 3);
+    return humanSize(this.i.VirtualSize ?? this.i.Size);
   }
 
   Containers(): string {

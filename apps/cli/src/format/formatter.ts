@@ -7,7 +7,6 @@ import { Template, TemplateError, printValue, type TemplateFunc } from './templa
 
 export { STRICT } from './template/index.ts';
 
-
 export function isTableFormat(format: string): boolean {
   return format.startsWith('table');
 }

@@ -1,6 +1,7 @@
+import { stdout } from '../context.ts';
 /** docker's "Are you sure you want to continue? [y/N]" prompt; false when stdin is not a terminal and gives nothing. */
 export async function confirm(question: string): Promise<boolean> {
-  process.stdout.write(`${question} [y/N] `);
+  stdout().write(`${question} [y/N] `);
   const answer = await new Promise<string>((resolve) => {
     let buf = '';
     const onData = (d: Buffer) => {

@@ -4,6 +4,7 @@
 import { Demuxer, StdStream } from '@berth/docker-api';
 import type { Duplex } from 'node:stream';
 import { CliError } from '../framework/errors.ts';
+import { isTTY, stdout } from '../context.ts';
 
 export interface StreamOptions {
   tty: boolean;
@@ -51,6 +52,12 @@ function setRaw(on: boolean): void {
   if (!stdin.isTTY || rawModeOn === on) return;
   stdin.setRawMode(on);
   rawModeOn = on;
+  // libuv's raw mode keeps output post-processing (OPOST/ONLCR) on, so the container's "\r\n" would reach
+  // the screen as "\r\r\n"; docker's raw mode turns it off. Node has no termios call, so stty does it (on
+  // our stdout's terminal); leaving raw mode restores the saved settings, OPOST included.
+  if (on && isTTY(1)) {
+    process.getBuiltinModule('node:child_process').spawnSync('stty', ['-opost'], { stdio: [1, 'ignore', 'ignore'] });
+  }
 }
 process.on('exit', () => setRaw(false));
 
@@ -70,14 +77,14 @@ export function pumpStreams(socket: Duplex, opts: StreamOptions): StreamSession 
   const demux = opts.tty ? undefined : new Demuxer();
   socket.on('data', (chunk: Buffer) => {
     if (!demux) {
-      if (!process.stdout.write(chunk)) {
+      if (!stdout().write(chunk)) {
         socket.pause();
-        process.stdout.once('drain', () => socket.resume());
+        stdout().once('drain', () => socket.resume());
       }
       return;
     }
     for (const f of demux.push(chunk)) {
-      const target = f.stream === StdStream.stderr || f.stream === StdStream.systemerr ? process.stderr : process.stdout;
+      const target = f.stream === StdStream.stderr || f.stream === StdStream.systemerr ? process.stderr : stdout();
       if (!target.write(f.payload)) {
         socket.pause();
         target.once('drain', () => socket.resume());
@@ -150,7 +157,7 @@ export function pumpStreams(socket: Duplex, opts: StreamOptions): StreamSession 
 
 /** Calls `resize` with the terminal's size now and whenever it changes; returns a function that stops it. */
 export function monitorTtySize(resize: (h: number, w: number) => Promise<void>): () => void {
-  const out = process.stdout;
+  const out = stdout();
   if (!out.isTTY) return () => {};
   const send = () => {
     const [w, h] = out.getWindowSize();

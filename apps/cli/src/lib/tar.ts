@@ -81,7 +81,7 @@ export class TarWriter {
     }
   }
 
-  async *stream(): AsyncGenerator<Buffer> {
+  async* stream(): AsyncGenerator<Buffer> {
     for (const item of this.queue) {
       if (Buffer.isBuffer(item)) {
         if (item.length) yield item;

@@ -5,7 +5,7 @@
  * with driver options is mounted on `_data` while at least one running container uses it.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import {
@@ -53,12 +53,17 @@ export class VolumeStore {
     this.log = log;
     mkdirSync(this.root, { recursive: true, mode: 0o701 });
     for (const name of readdirSync(this.root)) {
+      if (name.startsWith('.removing-')) {
+        rmSync(path.join(this.root, name), { recursive: true, force: true });
+        continue;
+      }
       const file = path.join(this.root, name, 'volume.json');
       try {
         this.records.set(name, JSON.parse(readFileSync(file, 'utf8')) as VolumeRecord);
       } catch (err) {
         // A directory without a record: a create interrupted before its record was written.
-        if (existsSync(path.join(this.root, name)) && !existsSync(file)) rmSync(path.join(this.root, name), { recursive: true, force: true });
+        const dir = path.join(this.root, name);
+        if (existsSync(dir) && !existsSync(file)) rmSync(dir, { recursive: true, force: true });
         else this.log?.warn({ err, file }, 'ignoring unreadable volume record');
       }
     }
@@ -72,7 +77,7 @@ export class VolumeStore {
     return [...this.records.values()].map((r) => this.view(r));
   }
 
-  records_(): VolumeRecord[] {
+  all(): VolumeRecord[] {
     return [...this.records.values()].map((r) => structuredClone(r));
   }
 
@@ -199,7 +204,6 @@ export class VolumeStore {
     });
     // The volume's root takes the ownership and mode of the image's directory, as Docker copies them.
     const st = statSync(source);
-    const { chownSync, chmodSync } = await import('node:fs');
     chownSync(target, st.uid, st.gid);
     chmodSync(target, st.mode & 0o7777);
     return true;

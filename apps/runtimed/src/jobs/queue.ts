@@ -14,7 +14,8 @@ export type JobKind = 'pull' | 'push' | 'gc';
 /** One progress update as the worker reports it (the pull service adds the job id). */
 export interface JobProgress { id: string; status: string; current: number; total: number }
 
-export type JobHandler = (data: Record<string, unknown>, report: (p: JobProgress) => Promise<void>, log: Logger) => Promise<unknown>;
+export type JobHandler =
+  (data: Record<string, unknown>, report: (p: JobProgress) => Promise<void>, log: Logger, jobId: string) => Promise<unknown>;
 
 const QUEUE = 'runtimed';
 /** Transient failures (registry down, connection reset) are retried; the rest fail at once. */
@@ -55,7 +56,7 @@ export class JobQueue {
       const jlog = log.child({ jobId: job.id, job: job.name });
       if (!handler) throw new UnrecoverableError(`[invalid_argument] unknown job kind ${job.name}`);
       try {
-        return await handler(job.data as Record<string, unknown>, (p) => job.updateProgress(p as unknown as object), jlog);
+        return await handler(job.data as Record<string, unknown>, (p) => job.updateProgress(p as unknown as object), jlog, job.id ?? '');
       } catch (err) {
         jlog.debug({ err }, 'job failed');
         throw encodeError(err);

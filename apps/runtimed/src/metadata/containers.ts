@@ -29,13 +29,13 @@ export function validateId(id: string, what: string): string {
 }
 
 function anyToText(a: Any | null | undefined): string | null {
-  return a && a.typeUrl ? JSON.stringify({ typeUrl: a.typeUrl, value: Buffer.from(a.value ?? []).toString('base64') }) : null;
+  return a && a.type_url ? JSON.stringify({ type_url: a.type_url, value: Buffer.from(a.value ?? []).toString('base64') }) : null;
 }
 
 function anyFromText(s: string | null): Any | null {
   if (!s) return null;
-  const o = JSON.parse(s) as { typeUrl: string; value: string };
-  return { typeUrl: o.typeUrl, value: Buffer.from(o.value, 'base64') };
+  const o = JSON.parse(s) as { type_url: string; value: string };
+  return { type_url: o.type_url, value: Buffer.from(o.value, 'base64') };
 }
 
 function extensionsToText(ext: Record<string, Any> | null | undefined): string {
@@ -102,7 +102,7 @@ export class ContainerStore {
   create(ns: string, c: Container): Container {
     validateId(c.id, 'create container');
     if (!c.runtime?.name) throw new InvalidArgumentError(`create container ${c.id}: container.Runtime.Name must be set`);
-    if (!c.spec?.typeUrl) throw new InvalidArgumentError(`create container ${c.id}: container.Spec must be set`);
+    if (!c.spec?.type_url) throw new InvalidArgumentError(`create container ${c.id}: container.Spec must be set`);
     if (c.snapshotKey && !c.snapshotter) throw new InvalidArgumentError(`create container ${c.id}: container.Snapshotter must be set if container.SnapshotKey is set`);
     validateLabels(c.labels ?? {}, `container ${c.id}`);
     const now = Date.now();
@@ -143,7 +143,7 @@ export class ContainerStore {
         } else throw new InvalidArgumentError(`update container ${c.id}: cannot update ${p}`);
       }
     }
-    if (!next.spec?.typeUrl) throw new InvalidArgumentError(`update container ${c.id}: container.Spec must be set`);
+    if (!next.spec?.type_url) throw new InvalidArgumentError(`update container ${c.id}: container.Spec must be set`);
     validateLabels(next.labels, `container ${c.id}`);
     this.db.prepare(`UPDATE containers SET labels = ?, image = ?, spec = ?, snapshot_key = ?, extensions = ?, updated_at = ?
       WHERE namespace = ? AND id = ?`).run(toJson(next.labels), next.image, anyToText(next.spec), next.snapshotKey, extensionsToText(next.extensions),

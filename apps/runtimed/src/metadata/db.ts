@@ -101,6 +101,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   stdout TEXT NOT NULL DEFAULT '',
   stderr TEXT NOT NULL DEFAULT '',
   terminal INTEGER NOT NULL DEFAULT 0,
+  exit_published INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
   PRIMARY KEY (namespace, container_id)
 );

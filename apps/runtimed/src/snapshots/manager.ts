@@ -24,6 +24,8 @@ export interface SnapshotBackend {
   commit(name: string, key: string): Promise<void>;
   remove(key: string): Promise<void>;
   usage(key: string): Promise<SnapshotUsage>;
+  /** overlayfs: a char 0/0 node on the snapshots' filesystem that layer appliers hard-link whiteouts to. */
+  readonly whiteoutTemplate?: string | undefined;
 }
 
 interface Deps {
@@ -52,6 +54,10 @@ export class SnapshotManager implements GcBackend {
   constructor(deps: Deps, backends: Map<string, SnapshotBackend>) {
     this.d = deps;
     this.backends = backends;
+  }
+
+  whiteoutTemplate(snapshotter: string): string | undefined {
+    return this.backend(snapshotter).whiteoutTemplate;
   }
 
   names(): string[] {

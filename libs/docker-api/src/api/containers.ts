@@ -92,7 +92,7 @@ export class ContainersApi {
   }
 
   stats(id: string, opts: { oneShot?: boolean } = {}): Promise<ContainerStats> {
-    return this.c.json('GET', `/containers/${seg(id)}/stats`, { query: { stream: false, 'one-shot': opts.oneShot || undefined } });
+    return this.c.json('GET', `/containers/${seg(id)}/stats`, { query: { 'stream': false, 'one-shot': opts.oneShot || undefined } });
   }
 
   resize(id: string, height: number, width: number): Promise<void> {
@@ -146,7 +146,7 @@ export class ContainersApi {
    * arrived), with a promise for the result — so a caller can start the container only after the wait is armed.
    */
   async waitArmed(id: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running', signal?: AbortSignal):
-    Promise<{ result: Promise<ContainerWaitResponse> }> {
+  Promise<{ result: Promise<ContainerWaitResponse> }> {
     const res = await this.c.request('POST', `/containers/${seg(id)}/wait`, { query: { condition }, signal });
     const result = readText(res.body).then((t) => JSON.parse(t) as ContainerWaitResponse);
     result.catch(() => {});

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { DockerClient, Filters } from '../client.ts';
-import { encodeFilters, seg } from '../client.ts';
+import { base64UrlPadded, encodeFilters, seg } from '../client.ts';
 import type { RequestBody } from '../http1.ts';
 import type {
   BuildCachePruneResponse, ImageDeleteResponseItem, ImageHistoryItem, ImageInspect, ImagePruneResponse,
@@ -47,8 +47,8 @@ export class ImagesApi {
   list(opts: { all?: boolean; filters?: Filters; digests?: boolean; sharedSize?: boolean } = {}): Promise<ImageSummary[]> {
     return this.c.json('GET', '/images/json', {
       query: {
-        all: opts.all || undefined, filters: opts.filters ? encodeFilters(opts.filters) : undefined,
-        digests: opts.digests || undefined, 'shared-size': opts.sharedSize || undefined,
+        'all': opts.all || undefined, 'filters': opts.filters ? encodeFilters(opts.filters) : undefined,
+        'digests': opts.digests || undefined, 'shared-size': opts.sharedSize || undefined,
       },
     });
   }
@@ -64,7 +64,7 @@ export class ImagesApi {
 
   /** `POST /images/create?fromSrc=-`: import a filesystem tarball; the body is JSON progress. */
   async import(tar: RequestBody, opts: { source?: string; repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string } = {}):
-    Promise<Readable> {
+  Promise<Readable> {
     const fromUrl = opts.source !== undefined && opts.source !== '-';
     const res = await this.c.request('POST', '/images/create', {
       query: {
@@ -123,7 +123,7 @@ export class ImagesApi {
   async build(context: RequestBody, opts: BuildOptions = {}, signal?: AbortSignal): Promise<Readable> {
     const { registryConfig, buildargs, labels, cachefrom, ...rest } = opts;
     const headers: Record<string, string> = { 'Content-Type': 'application/x-tar' };
-    if (registryConfig) headers['X-Registry-Config'] = Buffer.from(JSON.stringify(registryConfig)).toString('base64url');
+    if (registryConfig) headers['X-Registry-Config'] = base64UrlPadded(JSON.stringify(registryConfig));
     const res = await this.c.request('POST', '/build', {
       query: {
         ...Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, typeof v === 'boolean' ? v || undefined : v])),
@@ -139,7 +139,7 @@ export class ImagesApi {
 
   buildPrune(opts: { all?: boolean; filters?: Filters; keepStorage?: number } = {}): Promise<BuildCachePruneResponse> {
     return this.c.json('POST', '/build/prune', {
-      query: { all: opts.all || undefined, filters: opts.filters ? encodeFilters(opts.filters) : undefined, 'keep-storage': opts.keepStorage },
+      query: { 'all': opts.all || undefined, 'filters': opts.filters ? encodeFilters(opts.filters) : undefined, 'keep-storage': opts.keepStorage },
     });
   }
 }

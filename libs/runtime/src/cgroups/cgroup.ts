@@ -5,7 +5,6 @@ import { InvalidArgumentError, NotFoundError, errorFromCode, codeOf } from '@ber
 import type { LinuxResources } from '@berth/oci';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupLayout } from './layout.ts';
 import type { CgroupStats } from './stats.ts';
 
@@ -33,6 +32,11 @@ export interface Cgroup {
   oomKillCount(): number;
   /** Removes the directories (deepest first), waiting briefly for exiting processes to leave. */
   destroy(): Promise<void>;
+}
+
+/** A plain timer promise (node:timers/promises costs start-up time in berth-runc). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export function cgWrite(dir: string, file: string, value: string | number): void {

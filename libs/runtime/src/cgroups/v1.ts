@@ -3,10 +3,9 @@
 import type { LinuxResources } from '@berth/oci';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { native } from '../native.ts';
 import {
-  type Cgroup, cgNumber, cgRead, cgReadOr, cgWrite, checkResources, mkdirAll, readPids, removeCgroupDir,
+  type Cgroup, sleep, cgNumber, cgRead, cgReadOr, cgWrite, checkResources, mkdirAll, readPids, removeCgroupDir,
 } from './cgroup.ts';
 import type { CgroupLayout } from './layout.ts';
 import { type BlkioEntry, type CgroupStats, parseKeyValues, parseLimit } from './stats.ts';
@@ -186,7 +185,9 @@ export class CgroupV1 implements Cgroup {
           kernel: ((cpuStat.system ?? 0) * 1e9) / USER_HZ,
           user: ((cpuStat.user ?? 0) * 1e9) / USER_HZ,
         },
-        throttling: { periods: throttle.nr_periods ?? 0, throttledPeriods: throttle.nr_throttled ?? 0, throttledTime: throttle.throttled_time ?? 0 },
+        throttling: {
+          periods: throttle.nr_periods ?? 0, throttledPeriods: throttle.nr_throttled ?? 0, throttledTime: throttle.throttled_time ?? 0,
+        },
       },
       memory: {
         cache: raw.total_cache ?? raw.cache ?? 0,

@@ -3,9 +3,8 @@
 import type { LinuxResources } from '@berth/oci';
 import { existsSync, watch } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  type Cgroup, cgNumber, cgRead, cgReadOr, cgWrite, checkResources, mkdirAll, readPids, removeCgroupDir,
+  type Cgroup, sleep, cgNumber, cgReadOr, cgWrite, checkResources, mkdirAll, readPids, removeCgroupDir,
 } from './cgroup.ts';
 import type { CgroupLayout } from './layout.ts';
 import { type BlkioEntry, type CgroupStats, parseKeyValues, parseLimit } from './stats.ts';
@@ -145,7 +144,9 @@ export class CgroupV2 implements Cgroup {
     return {
       cpu: {
         usage: { total: (cpu.usage_usec ?? 0) * 1000, kernel: (cpu.system_usec ?? 0) * 1000, user: (cpu.user_usec ?? 0) * 1000 },
-        throttling: { periods: cpu.nr_periods ?? 0, throttledPeriods: cpu.nr_throttled ?? 0, throttledTime: (cpu.throttled_usec ?? 0) * 1000 },
+        throttling: {
+          periods: cpu.nr_periods ?? 0, throttledPeriods: cpu.nr_throttled ?? 0, throttledTime: (cpu.throttled_usec ?? 0) * 1000,
+        },
       },
       memory: {
         cache: raw.file ?? 0,
@@ -185,4 +186,3 @@ export class CgroupV2 implements Cgroup {
     await removeCgroupDir(this.dir);
   }
 }
-

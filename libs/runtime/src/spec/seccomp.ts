@@ -3,7 +3,6 @@
 // container carries the same ~350-rule default profile.
 import { InvalidArgumentError } from '@berth/errdefs';
 import type { LinuxSeccomp, SeccompAction, SeccompOperator } from '@berth/oci';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { native, type SeccompProfile } from '../native.ts';
@@ -73,7 +72,8 @@ export function seccompProfile(s: LinuxSeccomp): { profile: SeccompProfile; flag
 export function compileSeccomp(s: LinuxSeccomp, cacheDir?: string): { bpf: Buffer; flags: number } {
   const { profile, flags } = seccompProfile(s);
   if (!cacheDir) return { bpf: native().compileSeccomp(profile), flags };
-  const key = createHash('sha256').update(JSON.stringify(profile, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).digest('hex');
+  // node:crypto is loaded only here: most berth-runc invocations never need it
+  const key = process.getBuiltinModule('node:crypto').createHash('sha256').update(JSON.stringify(profile, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).digest('hex');
   const file = path.join(cacheDir, `seccomp-${key.slice(0, 32)}.bpf`);
   try {
     return { bpf: readFileSync(file), flags };

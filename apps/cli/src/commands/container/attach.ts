@@ -1,6 +1,7 @@
 import { Command } from '../../framework/command.ts';
 import { Args, Flags } from '../../framework/flags.ts';
 import { monitorTtySize, proxySignals, pumpStreams } from '../../lib/streams.ts';
+import { isTTY } from '../../context.ts';
 
 export default class ContainerAttach extends Command {
   static override usage = '[OPTIONS] CONTAINER';
@@ -21,12 +22,12 @@ export default class ContainerAttach extends Command {
     if (c.State.Restarting) this.error('You cannot attach to a restarting container, wait until it is running');
     const tty = c.Config.Tty === true;
     const stdin = !flags['no-stdin'] && c.Config.OpenStdin === true;
-    if (tty && stdin && !process.stdin.isTTY) this.error('the input device is not a TTY');
+    if (tty && stdin && !isTTY(0)) this.error('the input device is not a TTY');
     const detachKeys = flags['detach-keys'] ?? (await this.ctx.config()).data.detachKeys;
     const { socket } = await client.containers.attach(c.Id, { stream: true, stdin, stdout: true, stderr: true, detachKeys });
     this.ctx.flush();
     const streams = pumpStreams(socket, { tty, stdin, detachKeys });
-    const stopResize = tty && process.stdout.isTTY ? monitorTtySize((h, w) => client.containers.resize(c.Id, h, w)) : () => {};
+    const stopResize = tty && isTTY(1) ? monitorTtySize((h, w) => client.containers.resize(c.Id, h, w)) : () => {};
     const stopSignals = flags['sig-proxy'] && !tty ? proxySignals((sig) => client.containers.kill(c.Id, sig)) : () => {};
     try {
       const { detached } = await streams.done;

@@ -6,6 +6,7 @@ import { Args, Flags } from '../../framework/flags.ts';
 import { CliError } from '../../framework/errors.ts';
 import { humanSize } from '../../format/units.ts';
 import { TarWriter, readTar, type TarEntry } from '../../lib/tar.ts';
+import { isTTY, stdout } from '../../context.ts';
 
 /** Go's os.ModeDir / os.ModeSymlink bits in the archive stat header. */
 const MODE_DIR = 2 ** 31;
@@ -35,7 +36,7 @@ container source to stdout.`;
     if (!src.container && !dst.container) this.error('must specify at least one container source');
     if ((src.container && src.path === '') || (dst.container && dst.path === '')) this.error('filesystem path cannot be empty');
     const client = await this.ctx.client();
-    const progress = !flags.quiet && process.stderr.isTTY === true;
+    const progress = !flags.quiet && isTTY(2);
     let copied: number;
     if (src.container) copied = await this.fromContainer(client, src.container, src.path, dst.path, flags);
     else copied = await this.toContainer(client, src.path, dst.container!, dst.path, flags.archive, flags['follow-link']);
@@ -64,7 +65,7 @@ container source to stdout.`;
       let n = 0;
       for await (const c of body) {
         n += (c as Buffer).length;
-        if (!process.stdout.write(c as Buffer)) await new Promise((r) => process.stdout.once('drain', r));
+        if (!stdout().write(c as Buffer)) await new Promise((r) => stdout().once('drain', r));
       }
       return n;
     }

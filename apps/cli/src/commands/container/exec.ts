@@ -2,6 +2,7 @@ import { Command } from '../../framework/command.ts';
 import { Args, Flags } from '../../framework/flags.ts';
 import { readFileSync } from 'node:fs';
 import { monitorTtySize, pumpStreams } from '../../lib/streams.ts';
+import { isTTY, stdout } from '../../context.ts';
 
 export default class ContainerExec extends Command {
   static override usage = '[OPTIONS] CONTAINER COMMAND [ARG...]';
@@ -23,12 +24,12 @@ export default class ContainerExec extends Command {
   async run(): Promise<number> {
     const { flags, args } = await this.parse(ContainerExec);
     const [container, ...cmd] = args as [string, ...string[]];
-    if (flags.tty && flags.interactive && !flags.detach && !process.stdin.isTTY) this.error('the input device is not a TTY');
+    if (flags.tty && flags.interactive && !flags.detach && !isTTY(0)) this.error('the input device is not a TTY');
     const env = [...envFiles(flags['env-file']), ...flags.env];
     const detachKeys = flags['detach-keys'] ?? (await this.ctx.config()).data.detachKeys;
     const client = await this.ctx.client();
-    const size: [number, number] | undefined = flags.tty && process.stdout.isTTY ? (() => {
-      const [w, h] = process.stdout.getWindowSize();
+    const size: [number, number] | undefined = flags.tty && isTTY(1) ? (() => {
+      const [w, h] = stdout().getWindowSize();
       return [h, w] as [number, number];
     })() : undefined;
     const { Id: execId } = await client.exec.create(container, {
@@ -43,7 +44,7 @@ export default class ContainerExec extends Command {
     const { socket } = await client.exec.start(execId, { Tty: flags.tty, ConsoleSize: size });
     this.ctx.flush();
     const streams = pumpStreams(socket, { tty: flags.tty, stdin: flags.interactive, detachKeys });
-    const stopResize = flags.tty && process.stdout.isTTY ? monitorTtySize((h, w) => client.exec.resize(execId, h, w)) : () => {};
+    const stopResize = flags.tty && isTTY(1) ? monitorTtySize((h, w) => client.exec.resize(execId, h, w)) : () => {};
     try {
       const { detached } = await streams.done;
       if (detached) return 0;

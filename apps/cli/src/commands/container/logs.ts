@@ -2,6 +2,7 @@ import { demuxStream } from '@berth/docker-api';
 import { Command } from '../../framework/command.ts';
 import { Args, Flags } from '../../framework/flags.ts';
 import { parseTimestamp } from '../../lib/time.ts';
+import { stdout } from '../../context.ts';
 
 export default class ContainerLogs extends Command {
   static override usage = '[OPTIONS] CONTAINER';
@@ -26,9 +27,9 @@ export default class ContainerLogs extends Command {
     });
     this.ctx.flush();
     if (c.Config?.Tty) {
-      for await (const chunk of body) if (!process.stdout.write(chunk as Buffer)) await new Promise((r) => process.stdout.once('drain', r));
+      for await (const chunk of body) if (!stdout().write(chunk as Buffer)) await new Promise((r) => stdout().once('drain', r));
     } else {
-      await demuxStream(body, process.stdout, process.stderr);
+      await demuxStream(body, stdout(), process.stderr);
     }
   }
 }

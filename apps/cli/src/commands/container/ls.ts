@@ -1,9 +1,16 @@
 import { Command } from '../../framework/command.ts';
 import { Flags } from '../../framework/flags.ts';
-import { renderList } from '../../format/formatter.ts';
+import { compile, renderList, templateSource } from '../../format/formatter.ts';
+import { TemplateError } from '../../format/template/index.ts';
+import type { ContainerSummary } from '@berth/docker-api';
 import { CONTAINER_HEADERS, CONTAINER_TABLE, ContainerContext } from '../../contexts/container.ts';
 import { parseFilters } from '../../lib/filters.ts';
 import { FORMAT_HELP } from '../../lib/help-text.ts';
+
+const EMPTY_SUMMARY: ContainerSummary = {
+  Id: '', Names: [], Image: '', ImageID: '', Command: '', Created: 0, Ports: [], Labels: {}, State: 'created', Status: '',
+  HostConfig: { NetworkMode: '' }, NetworkSettings: null, Mounts: [],
+};
 
 export default class ContainerLs extends Command {
   static override usage = '[OPTIONS]';
@@ -35,6 +42,16 @@ export default class ContainerLs extends Command {
     }
     if (format === 'table') {
       format = flags.quiet ? '{{.ID}}' : flags.size ? `${CONTAINER_TABLE}\t{{.Size}}` : CONTAINER_TABLE;
+    }
+    if (flags.format) {
+      // like docker, a custom template is checked against a container even when nothing is listed
+      const t = compile(templateSource(flags.format, CONTAINER_TABLE));
+      try {
+        t.execute(new ContainerContext(EMPTY_SUMMARY, true));
+      } catch (err) {
+        if (err instanceof TemplateError) this.error(`failed to execute template: ${err.message}`);
+        throw err;
+      }
     }
     const size = flags.size || format.includes('.Size');
     let limit = flags.last;

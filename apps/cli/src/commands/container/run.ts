@@ -4,8 +4,9 @@ import { CliError } from '../../framework/errors.ts';
 import { createContainer } from '../../lib/create.ts';
 import { runError } from '../../lib/run-errors.ts';
 import { CONTAINER_FLAGS } from '../../lib/run-flags.ts';
-import { buildCreateSpec } from '../../lib/run-options.ts';
+import { OptionError, buildCreateSpec } from '../../lib/run-options.ts';
 import { monitorTtySize, proxySignals, pumpStreams, type StreamSession } from '../../lib/streams.ts';
+import { isTTY } from '../../context.ts';
 
 export default class ContainerRun extends Command {
   static override usage = '[OPTIONS] IMAGE [COMMAND] [ARG...]';
@@ -33,16 +34,16 @@ export default class ContainerRun extends Command {
       const spec = buildCreateSpec(flags, changed, args[0]!, args.slice(1));
       const cfg = spec.body;
       if (flags.rm && cfg.HostConfig?.RestartPolicy && !['', 'no'].includes(cfg.HostConfig.RestartPolicy.Name)) {
-        throw new CliError('conflicting options: cannot specify both --restart and --rm', 125);
+        throw new OptionError('conflicting options: cannot specify both --restart and --rm');
       }
       if (flags.detach) {
-        if (flags.attach.length) throw new CliError('conflicting options: cannot specify both --attach and --detach', 125);
+        if (flags.attach.length) throw new OptionError('conflicting options: cannot specify both --attach and --detach');
         cfg.AttachStdin = false;
         cfg.AttachStdout = false;
         cfg.AttachStderr = false;
         cfg.StdinOnce = false;
       }
-      const stdinTTY = process.stdin.isTTY === true;
+      const stdinTTY = isTTY(0);
       if (cfg.Tty && cfg.AttachStdin && !stdinTTY) throw new CliError('the input device is not a TTY', 1);
       const detachKeys = flags['detach-keys'] ?? (await this.ctx.config()).data.detachKeys;
       const client = await this.ctx.client();
@@ -62,14 +63,15 @@ export default class ContainerRun extends Command {
         streams = pumpStreams(socket, { tty: cfg.Tty === true, stdin: cfg.AttachStdin === true, detachKeys });
       }
       const waiter = await client.containers.waitArmed(id, flags.rm ? 'removed' : 'next-exit');
+      // signals that arrive while the container starts are forwarded too
+      if (flags['sig-proxy'] && !cfg.Tty) stopSignals = proxySignals((sig) => client.containers.kill(id, sig));
       try {
         await client.containers.start(id);
       } catch (err) {
         streams?.close();
         throw runError(err, this.path, true, true);
       }
-      if (cfg.Tty && process.stdout.isTTY) stopResize = monitorTtySize((h, w) => client.containers.resize(id, h, w));
-      if (flags['sig-proxy'] && !cfg.Tty) stopSignals = proxySignals((sig) => client.containers.kill(id, sig));
+      if (cfg.Tty && isTTY(1)) stopResize = monitorTtySize((h, w) => client.containers.resize(id, h, w));
       if (streams) {
         const { detached } = await streams.done;
         if (detached) return 0;

@@ -3,6 +3,7 @@ import { Args, Flags } from '../../framework/flags.ts';
 import { CliError } from '../../framework/errors.ts';
 import { describeError, isFatal } from '../../lib/describe.ts';
 import { monitorTtySize, proxySignals, pumpStreams } from '../../lib/streams.ts';
+import { isTTY } from '../../context.ts';
 
 export default class ContainerStart extends Command {
   static override usage = '[OPTIONS] CONTAINER [CONTAINER...]';
@@ -22,20 +23,21 @@ export default class ContainerStart extends Command {
       const c = await client.containers.inspect(args[0]!);
       const tty = c.Config.Tty === true;
       const stdin = flags.interactive && c.Config.OpenStdin === true;
-      if (tty && stdin && !process.stdin.isTTY) this.error('the input device is not a TTY');
+      if (tty && stdin && !isTTY(0)) this.error('the input device is not a TTY');
       const detachKeys = flags['detach-keys'] ?? (await this.ctx.config()).data.detachKeys;
       const { socket } = await client.containers.attach(c.Id, { stream: true, stdin, stdout: true, stderr: true, detachKeys });
       this.ctx.flush();
       const streams = pumpStreams(socket, { tty, stdin, detachKeys });
       const waiter = await client.containers.waitArmed(c.Id, 'next-exit');
+      const stopSignals = !tty ? proxySignals((sig) => client.containers.kill(c.Id, sig)) : () => {};
       try {
         await client.containers.start(c.Id);
       } catch (err) {
         streams.close();
+        stopSignals();
         throw err;
       }
-      const stopResize = tty && process.stdout.isTTY ? monitorTtySize((h, w) => client.containers.resize(c.Id, h, w)) : () => {};
-      const stopSignals = !tty ? proxySignals((sig) => client.containers.kill(c.Id, sig)) : () => {};
+      const stopResize = tty && isTTY(1) ? monitorTtySize((h, w) => client.containers.resize(c.Id, h, w)) : () => {};
       try {
         const { detached } = await streams.done;
         if (detached) return 0;

@@ -1,9 +1,10 @@
-import { jsonLines, type ContainerStats, type DockerClient } from '@berth/docker-api';
+import { jsonLines, type ContainerStats as StatsSample, type DockerClient } from '@berth/docker-api';
 import { Command } from '../../framework/command.ts';
 import { Args, Flags } from '../../framework/flags.ts';
 import { renderList } from '../../format/formatter.ts';
 import { STATS_HEADERS, STATS_TABLE, StatsContext, emptyEntry, entryFromSample, type StatsEntry } from '../../contexts/stats.ts';
 import { describeError, isFatal } from '../../lib/describe.ts';
+import { isTTY, stdout } from '../../context.ts';
 
 export default class ContainerStats extends Command {
   static override usage = '[OPTIONS] [CONTAINER...]';
@@ -52,7 +53,7 @@ export default class ContainerStats extends Command {
       latest.set(target, emptyEntry(target, target, ''));
       try {
         const body = await client.containers.statsStream(target, ac.signal);
-        for await (const s of jsonLines<ContainerStats>(body)) latest.set(target, entryFromSample(target, s));
+        for await (const s of jsonLines<StatsSample>(body)) latest.set(target, entryFromSample(target, s));
       } catch (err) {
         if (isFatal(err)) throw err;
         if (explicit && !ac.signal.aborted) {
@@ -74,7 +75,7 @@ export default class ContainerStats extends Command {
     } else {
       await refreshList();
     }
-    const tty = process.stdout.isTTY === true;
+    const tty = isTTY(1);
     let stop = false;
     const onSignal = () => { stop = true; };
     process.once('SIGINT', onSignal);
@@ -85,7 +86,7 @@ export default class ContainerStats extends Command {
         if (stop) break;
         if (!explicit) await refreshList().catch(() => {});
         const text = render(order.map((t) => latest.get(t)!).filter(Boolean));
-        process.stdout.write(tty ? `\x1b[2J\x1b[H${text}` : text);
+        stdout().write(tty ? `\x1b[2J\x1b[H${text}` : text);
         if (stop) break;
       }
     } finally {

@@ -8,6 +8,7 @@ import { contextFromDir, contextFromDockerfile, type BuildContext } from '../../
 import { StreamError, displayProgress } from '../../lib/progress.ts';
 import { parseImageRef } from '../../lib/pull.ts';
 import { readAll } from '@berth/docker-api';
+import { stdout } from '../../context.ts';
 
 export default class ImageBuild extends Command {
   static override usage = '[OPTIONS] PATH | URL | -';
@@ -116,7 +117,7 @@ export default class ImageBuild extends Command {
     });
     try {
       await displayProgress(body, {
-        out: flags.quiet ? ({ write: () => true } as unknown as NodeJS.WritableStream) : process.stdout,
+        out: flags.quiet ? ({ write: () => true } as unknown as NodeJS.WritableStream) : stdout(),
         terminal: flags.quiet ? false : undefined,
         onAux: (aux) => {
           const id = (aux as { ID?: string } | null)?.ID;

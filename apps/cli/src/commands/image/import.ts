@@ -4,6 +4,7 @@ import { Args, Flags } from '../../framework/flags.ts';
 import { StreamError, displayProgress } from '../../lib/progress.ts';
 import { parseImageRef } from '../../lib/pull.ts';
 import { familiarName } from '@berth/oci';
+import { stdout } from '../../context.ts';
 
 export default class ImageImport extends Command {
   static override usage = '[OPTIONS] file|URL|- [REPOSITORY[:TAG]]';
@@ -33,7 +34,7 @@ export default class ImageImport extends Command {
     });
     try {
       this.ctx.flush();
-      await displayProgress(res, { out: process.stdout });
+      await displayProgress(res, { out: stdout() });
     } catch (err) {
       if (err instanceof StreamError) this.error(err.message);
       throw err;

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { Command } from '../../framework/command.ts';
 import { Flags } from '../../framework/flags.ts';
 import { StreamError, displayProgress } from '../../lib/progress.ts';
+import { isTTY, stdout } from '../../context.ts';
 
 export default class ImageLoad extends Command {
   static override usage = '[OPTIONS]';
@@ -14,13 +15,13 @@ export default class ImageLoad extends Command {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ImageLoad);
-    if (!flags.input && process.stdin.isTTY) this.error('requested load from stdin, but stdin is empty');
+    if (!flags.input && isTTY(0)) this.error('requested load from stdin, but stdin is empty');
     const input = flags.input ? createReadStream(flags.input) : process.stdin;
     const client = await this.ctx.client();
-    const body = await client.images.load(input, { quiet: flags.quiet || !process.stdout.isTTY });
+    const body = await client.images.load(input, { quiet: flags.quiet || !isTTY(1) });
     try {
       this.ctx.flush();
-      await displayProgress(body, { out: process.stdout });
+      await displayProgress(body, { out: stdout() });
     } catch (err) {
       if (err instanceof StreamError) this.error(err.message);
       throw err;

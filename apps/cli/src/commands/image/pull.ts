@@ -2,6 +2,7 @@ import { Command } from '../../framework/command.ts';
 import { Args, Flags } from '../../framework/flags.ts';
 import { parseImageRef, pullImage } from '../../lib/pull.ts';
 import { StreamError } from '../../lib/progress.ts';
+import { stdout } from '../../context.ts';
 
 export default class ImagePull extends Command {
   static override usage = '[OPTIONS] NAME[:TAG|@DIGEST]';
@@ -24,7 +25,7 @@ export default class ImagePull extends Command {
     }
     const client = await this.ctx.client();
     try {
-      const full = await pullImage(this.ctx, client, ref, { platform: flags.platform, quiet: flags.quiet, out: process.stdout, allTags: flags['all-tags'] });
+      const full = await pullImage(this.ctx, client, ref, { platform: flags.platform, quiet: flags.quiet, out: stdout(), allTags: flags['all-tags'] });
       this.log(full);
     } catch (err) {
       if (err instanceof StreamError) this.error(err.message);

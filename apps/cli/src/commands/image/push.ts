@@ -3,6 +3,7 @@ import { Command } from '../../framework/command.ts';
 import { Args, Flags } from '../../framework/flags.ts';
 import { displayProgress, StreamError } from '../../lib/progress.ts';
 import { authFor, parseImageRef } from '../../lib/pull.ts';
+import { stdout } from '../../context.ts';
 
 export default class ImagePush extends Command {
   static override usage = '[OPTIONS] NAME[:TAG]';
@@ -31,7 +32,7 @@ export default class ImagePush extends Command {
         this.log(formatReference(ref));
       } else {
         this.ctx.flush();
-        await displayProgress(body, { out: process.stdout });
+        await displayProgress(body, { out: stdout() });
       }
     } catch (err) {
       if (err instanceof StreamError) this.error(err.message);

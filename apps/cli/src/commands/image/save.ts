@@ -1,6 +1,7 @@
 import { Command } from '../../framework/command.ts';
 import { Args, Flags } from '../../framework/flags.ts';
 import { writeOutput } from '../../lib/output-file.ts';
+import { isTTY } from '../../context.ts';
 
 export default class ImageSave extends Command {
   static override usage = '[OPTIONS] IMAGE [IMAGE...]';
@@ -13,7 +14,7 @@ export default class ImageSave extends Command {
 
   async run(): Promise<void> {
     const { flags, args } = await this.parse(ImageSave);
-    if (!flags.output && process.stdout.isTTY) this.error('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+    if (!flags.output && isTTY(1)) this.error('cowardly refusing to save to a terminal. Use the -o flag or redirect');
     const client = await this.ctx.client();
     await writeOutput(await client.images.save(args), flags.output);
   }

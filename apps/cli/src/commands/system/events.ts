@@ -4,6 +4,7 @@ import { Flags } from '../../framework/flags.ts';
 import { compile, execute, templateSource } from '../../format/formatter.ts';
 import { parseFilters } from '../../lib/filters.ts';
 import { parseTimestamp } from '../../lib/time.ts';
+import { stdout } from '../../context.ts';
 
 export default class SystemEvents extends Command {
   static override usage = '[OPTIONS]';
@@ -29,7 +30,7 @@ export default class SystemEvents extends Command {
         filters: parseFilters(flags.filter),
       }, ac.signal);
       for await (const ev of jsonLines<EventMessage>(body)) {
-        process.stdout.write(template ? `${execute(template, ev)}\n` : `${formatEvent(ev)}\n`);
+        stdout().write(template ? `${execute(template, ev)}\n` : `${formatEvent(ev)}\n`);
       }
     } catch (err) {
       if (ac.signal.aborted) return 0;

@@ -35,7 +35,14 @@ function compare(a: unknown, b: unknown): number {
 /** JSON as docker's `json` function writes it (no HTML escaping, no trailing newline). */
 export function toJson(v: unknown): string {
   if (v === NO_VALUE || v === undefined || v === NIL_MAP || v === NIL_SLICE) return 'null';
-  return JSON.stringify(v, (_k, x: unknown) => (x === NO_VALUE ? null : x)) ?? 'null';
+  const s = JSON.stringify(v, (_k, x: unknown) => (x === NO_VALUE ? null : x)) ?? 'null';
+  // A formatting context marshals itself with json.Marshal, which escapes HTML characters.
+  const marshaler = typeof v === 'object' && v !== null && typeof (v as { toJSON?: unknown }).toJSON === 'function';
+  return marshaler ? escapeHtml(s) : s;
+}
+
+function escapeHtml(json: string): string {
+  return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Go's fmt.Sprintf for the verbs templates use: %v %s %d %q %t %x %X %f %e %g %c %% with flags and width. */

@@ -282,7 +282,7 @@ function describe(t: Token): string {
 function unquote(lit: string, fail: () => never): string {
   try {
     return JSON.parse(lit.replace(/\\([abfnrtv'\\"])/g, (_m, c: string) => {
-      const map: Record<string, string> = { a: '\\u0007', b: '\\b', f: '\\f', n: '\\n', r: '\\r', t: '\\t', v: '\\u000b', '\'': '\'', '\\': '\\\\', '"': '\\"' };
+      const map: Record<string, string> = { 'a': '\\u0007', 'b': '\\b', 'f': '\\f', 'n': '\\n', 'r': '\\r', 't': '\\t', 'v': '\\u000b', '\'': '\'', '\\': '\\\\', '"': '\\"' };
       return map[c]!;
     }).replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1').replace(/\\U([0-9a-fA-F]{8})/g, (_m, h: string) => {
       const cp = parseInt(h, 16);

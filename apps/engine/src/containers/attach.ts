@@ -1,0 +1,126 @@
+/**
+ * `POST /containers/{id}/attach`: output is the container's json-file log followed from now (or from the start
+ * with `logs=1`) until its task ends; stdin goes into the container's stdin FIFO. Attaching before the start
+ * (as `docker run` does) works: the follower waits for the log, and input written early waits in the FIFO.
+ * Detach keys (default ctrl-p,ctrl-q) end the attachment without touching the container.
+ */
+import { readLogs, nowNs } from '@berth/container-logs';
+import { InvalidArgumentError } from '@berth/errdefs';
+import type { HijackedConn, HijackRequest } from '../api/hijack.ts';
+import { qbool, qs } from '../api/query.ts';
+import { encodeOutput, streamContentType } from '../api/stdcopy.ts';
+import type { Engine } from '../engine.ts';
+import type { Container } from './container.ts';
+
+/** `ctrl-p,ctrl-q` → bytes. */
+export function parseDetachKeys(spec: string | undefined): Buffer {
+  const s = spec || 'ctrl-p,ctrl-q';
+  const out: number[] = [];
+  for (const k of s.split(',')) {
+    const key = k.trim().toLowerCase();
+    if (key.length === 1) out.push(key.charCodeAt(0));
+    else if (/^ctrl-[a-z@[\\\]^_]$/.test(key)) {
+      const ch = key.slice(5);
+      out.push(ch === '@' ? 0 : ch.charCodeAt(0) >= 97 ? ch.charCodeAt(0) - 96 : ch.charCodeAt(0) - 64);
+    } else throw new InvalidArgumentError(`Invalid detach keys (${s}) provided`);
+  }
+  return Buffer.from(out);
+}
+
+/** Scans input for the detach sequence across chunks; returns the bytes to forward and whether to detach. */
+export class DetachScanner {
+  private readonly keys: Buffer;
+  private matched = 0;
+
+  constructor(keys: Buffer) {
+    this.keys = keys;
+  }
+
+  feed(chunk: Buffer): { data: Buffer; detach: boolean } {
+    const out: number[] = [];
+    for (const b of chunk) {
+      if (b === this.keys[this.matched]) {
+        this.matched++;
+        if (this.matched === this.keys.length) return { data: Buffer.from(out), detach: true };
+        continue;
+      }
+      if (this.matched > 0) {
+        out.push(...this.keys.subarray(0, this.matched));
+        this.matched = 0;
+      }
+      if (b === this.keys[0]) {
+        this.matched = 1;
+        continue;
+      }
+      out.push(b);
+    }
+    return { data: Buffer.from(out), detach: false };
+  }
+}
+
+export async function attachContainer(engine: Engine, req: HijackRequest, conn: HijackedConn): Promise<void> {
+  const c = engine.containers.get(req.params.id!);
+  const q = req.query;
+  const stream = qbool(q, 'stream');
+  const logs = qbool(q, 'logs');
+  const wantIn = qbool(q, 'stdin');
+  const wantOut = qbool(q, 'stdout');
+  const wantErr = qbool(q, 'stderr');
+  if (!stream && !logs) throw new InvalidArgumentError('Bad parameters: you must choose at least one stream');
+  const keys = parseDetachKeys(qs(q, 'detachKeys'));
+  const tty = c.rec.Config.Tty === true;
+  const since = logs ? undefined : nowNs();
+  if (wantIn && c.rec.Config.OpenStdin && stream) await engine.containers.task.ensureStdin(c);
+  conn.begin(streamContentType(tty, req.apiVersion));
+  engine.containers.emit(c, 'attach');
+
+  const detached = new AbortController();
+  const stop = AbortSignal.any([detached.signal, conn.signal]);
+  const inputDone = wantIn && c.rec.Config.OpenStdin && conn.input && stream ? pumpStdin(c, conn, keys, detached) : undefined;
+
+  if (wantOut || wantErr || stream) {
+    try {
+      const opts = {
+        follow: stream,
+        done: c.taskEnds,
+        signal: stop,
+        ...(since !== undefined ? { since } : {}),
+      };
+      for await (const e of readLogs(c.rec.LogPath, opts)) {
+        if (stop.aborted) break;
+        if (e.stream === 'stdout' ? !wantOut : !wantErr) continue;
+        await conn.write(encodeOutput(tty, e.stream === 'stdout' ? 1 : 2, e.log));
+      }
+    } catch (err) {
+      if (!stop.aborted && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  if (inputDone && !detached.signal.aborted && !stream) await inputDone;
+}
+
+async function pumpStdin(c: Container, conn: HijackedConn, keys: Buffer, detached: AbortController): Promise<void> {
+  const scanner = new DetachScanner(keys);
+  const input = conn.input!;
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      const { data, detach } = scanner.feed(chunk);
+      if (data.length > 0) await c.stdin?.write(data);
+      if (detach) {
+        detached.abort();
+        conn.end();
+        return;
+      }
+    }
+  } catch {
+    return; // the client went away
+  }
+  // The client closed its stdin: with StdinOnce the container's stdin closes too (once its task holds it).
+  if (c.rec.Config.StdinOnce && c.stdin) {
+    const pipe = c.stdin;
+    await c.stdinConsumer;
+    if (c.stdin === pipe) {
+      await pipe.close();
+      c.stdin = undefined;
+    }
+  }
+}

@@ -1,0 +1,102 @@
+// Integration: pulls unpacked into real overlay snapshots (mounted with mount(8) to look at the result).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LocalContentStore, compactMountOptions, type Mount } from '@berth/layer-store';
+import { OverlaySnapshotter } from '@berth/snapshotter';
+import { startRegistry, tempDir, type PrivateRegistry } from '@berth/testing';
+import { RegistryClient, snapshotUnpacker, type ProgressEvent } from './index.ts';
+import { buildImage, randomLayer, registryBlobFile, tarOf } from './test-support.ts';
+
+async function withMounted<T>(mounts: Mount[], target: string, fn: () => T): Promise<T> {
+  mkdirSync(target, { recursive: true });
+  for (const m of mounts) {
+    const { cwd, options } = compactMountOptions(m);
+    execFileSync('mount', ['-t', m.type, m.source, '-o', options.join(','), target], cwd ? { cwd } : {});
+  }
+  try {
+    return fn();
+  } finally {
+    execFileSync('umount', ['-R', target]);
+  }
+}
+
+describe('pull into overlay snapshots', () => {
+  const dir = tempDir();
+  let reg: PrivateRegistry;
+  let image: Awaited<ReturnType<typeof buildImage>>;
+  const client = new RegistryClient();
+  before(async () => {
+    reg = await startRegistry(path.join(dir.path, 'reg'));
+    const src = await LocalContentStore.open(path.join(dir.path, 'src'));
+    image = await buildImage(src, [
+      await tarOf([{ name: 'etc/', type: 'dir' }, { name: 'etc/a', body: Buffer.from('a\n') }, { name: 'etc/b', body: Buffer.from('b\n') }]),
+      await randomLayer('blob', 2 << 20),
+      await tarOf([{ name: 'etc/', type: 'dir' }, { name: 'etc/.wh.a', body: Buffer.alloc(0) }, { name: 'etc/c', body: Buffer.from('c\n') }]),
+    ]);
+    await client.push(`${reg.addr}/snap/app:latest`, { contentStore: src, target: image.manifest });
+  });
+  after(async () => {
+    client.close();
+    await reg.stop();
+    dir[Symbol.dispose]();
+  });
+
+  it('commits one snapshot per layer, named by chainID, with whiteouts as overlay expects', async () => {
+    const cs = await LocalContentStore.open(path.join(dir.path, 'c1'));
+    const snap = await OverlaySnapshotter.open(path.join(dir.path, 's1'));
+    try {
+      const r = await client.pull(`${reg.addr}/snap/app`, { contentStore: cs, unpack: snapshotUnpacker(snap, { labels: { 'berth.test': '1' } }) });
+      for (const [i, id] of r.chainIds.entries()) {
+        const info = await snap.stat(id);
+        assert.equal(info.kind, 'committed');
+        assert.equal(info.parent, i > 0 ? r.chainIds[i - 1] : undefined);
+        assert.equal(info.labels['berth.test'], '1');
+      }
+      const mounts = await snap.view('look', r.chainIds.at(-1));
+      const target = path.join(dir.path, 'mnt');
+      withMounted(mounts, target, () => {
+        assert.equal(readFileSync(path.join(target, 'etc/b'), 'utf8'), 'b\n');
+        assert.equal(readFileSync(path.join(target, 'etc/c'), 'utf8'), 'c\n');
+        assert.ok(!existsSync(path.join(target, 'etc/a')), 'the whiteout hides etc/a');
+        assert.ok(existsSync(path.join(target, 'blob/data.bin')));
+      });
+      await snap.remove('look');
+
+      // Pulled again: every snapshot exists, nothing is applied.
+      const events: ProgressEvent[] = [];
+      let applied = 0;
+      const u = snapshotUnpacker(snap);
+      await client.pull(`${reg.addr}/snap/app`, { contentStore: cs, unpack: { exists: u.exists!, apply: async () => void applied++ }, onProgress: (e) => events.push(e) });
+      assert.equal(applied, 0);
+      assert.equal(events.filter((e) => e.status === 'Already exists').length, 3);
+    } finally {
+      await snap.close();
+    }
+  });
+
+  it('leaves no snapshot behind when a layer fails verification', async () => {
+    const file = registryBlobFile(path.join(dir.path, 'reg'), image.layers[2]!.digest);
+    const orig = readFileSync(file);
+    const bad = Buffer.from(orig);
+    bad[bad.length - 10] = bad[bad.length - 10]! ^ 0xff;
+    writeFileSync(file, bad);
+    const cs = await LocalContentStore.open(path.join(dir.path, 'c2'));
+    const snap = await OverlaySnapshotter.open(path.join(dir.path, 's2'));
+    try {
+      await assert.rejects(client.pull(`${reg.addr}/snap/app`, { contentStore: cs, unpack: snapshotUnpacker(snap) }), (err: Error) => {
+        assert.match(err.message, new RegExp(`layer ${image.layers[2]!.digest.slice(7, 19)} `));
+        return true;
+      });
+      const left: string[] = [];
+      await snap.walk((i) => void left.push(`${i.kind} ${i.name}`));
+      assert.equal(left.filter((x) => !x.startsWith('committed')).length, 0, `no active snapshot left: ${left.join(', ')}`);
+      assert.ok(left.length < 3, 'the corrupted layer was not committed (layers below it may be, they are sound)');
+    } finally {
+      writeFileSync(file, orig);
+      await snap.close();
+    }
+  });
+});
