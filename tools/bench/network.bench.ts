@@ -77,7 +77,9 @@ function api(d: Daemon, method: string, p: string, body?: unknown): Promise<{ st
 }
 
 /** Alternating measurements (berth, docker, berth, …), so drift in the machine hits both alike. */
-async function alternate(title: string, unit: string, higherBetter: boolean, fn: (d: Daemon) => Promise<number>, ds: Daemon[], target?: number): Promise<void> {
+async function alternate(
+  title: string, unit: string, higherBetter: boolean, fn: (d: Daemon) => Promise<number>, ds: Daemon[], target?: number,
+): Promise<void> {
   const samples = ds.map(() => [] as number[]);
   for (const d of ds) await fn(d);
   for (let i = 0; i < RUNS; i++) for (const [k, d] of ds.entries()) samples[k]!.push(await fn(d));

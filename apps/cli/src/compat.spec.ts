@@ -88,7 +88,9 @@ async function runAs(who: 'docker' | 'berth', c: Case): Promise<{ code: number |
   return exec(c.args.map(sub), env[who], c.input);
 }
 
-function compare(c: Case, d: { code: number | null; stdout: string; stderr: string }, b: { code: number | null; stdout: string; stderr: string }): void {
+type Outcome = { code: number | null; stdout: string; stderr: string };
+
+function compare(c: Case, d: Outcome, b: Outcome): void {
   const cells = (s: string) => (c.columns ? s.replace(/ {2,}/g, ' | ') : s);
   const n = (s: string) => cells(c.norm ? c.norm(normalize(s)) : normalize(s));
   const detail = `\n--- docker (${d.code})\n${d.stdout}${d.stderr}\n--- berth (${b.code})\n${b.stdout}${b.stderr}`;

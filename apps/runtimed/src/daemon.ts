@@ -146,7 +146,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger(con
     addNamespacesService(server, context, hooks);
     addLeasesService(server, context, hooks);
     addImagesService(server, context, hooks);
-    addContainersService(server, context, hooks);
+    addContainersService(server, context, (ns, id) => tasks.has(ns, id), hooks);
     addEventsService(server, context, hooks);
     addContentService(server, context, content, hooks);
     addSnapshotsService(server, context, snapshots, hooks);

@@ -65,17 +65,13 @@ export class ControlServer {
 
   /** Stops listening, removes the socket file and ends every connection (after what was written is flushed). */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     rmSync(this.socketPath, { force: true });
-    await Promise.all([...this.connections].map((c) => new Promise<void>((resolve) => {
-      if (c.socket.destroyed) return resolve();
-      c.socket.once('close', () => resolve());
+    for (const c of this.connections) {
       c.socket.end();
-      setTimeout(() => {
-        c.socket.destroy();
-        resolve();
-      }, 500).unref();
-    })));
+      setTimeout(() => c.socket.destroy(), 500).unref();
+    }
+    await closed;
   }
 
   private accept(socket: net.Socket): void {

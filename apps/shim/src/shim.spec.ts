@@ -62,7 +62,7 @@ describe('task lifecycle', () => {
     assert.ok(isAlive(shim.info.pid) && existsSync(fx.socket(id)) && existsSync(path.join(fx.stateDir(id), EXIT_FILE)));
     assert.deepEqual(await shim.wait(), exit);
 
-    const closed = new Promise((r) => shim.once('close', r));
+    const closed = new Promise<void>((r) => shim.once('close', () => r()));
     assert.deepEqual(await shim.delete(), { pid, exit });
     await closed;
     await waitFor(() => !isAlive(shim.info.pid), 'the shim to exit after delete');
@@ -187,17 +187,17 @@ describe('exec', () => {
     const exit = await waiting;
     assert.equal(exit.exitCode, 9);
     assert.equal(readFileSync(out, 'utf8'), 'in execs\n');
-    await assert.rejects(shim.exec({ execId: 'e1', process: { args: ['true'], cwd: '/' } }), AlreadyExistsError);
+    await assert.rejects(shim.exec({ execId: 'e1', process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } } }), AlreadyExistsError);
     await shim.delete('e1');
     await assert.rejects(shim.state('e1'), NotFoundError);
 
-    await shim.exec({ execId: 'e2', process: { args: ['sleep', '1000'], cwd: '/' } });
+    await shim.exec({ execId: 'e2', process: { args: ['sleep', '1000'], cwd: '/', user: { uid: 0, gid: 0 } } });
     const p2 = await shim.start('e2');
     assert.deepEqual((await shim.pids()).find((p) => p.pid === p2), { pid: p2, execId: 'e2' });
     await assert.rejects(shim.delete('e2'), FailedPreconditionError);
     await shim.kill('KILL', { execId: 'e2' });
     assert.equal((await shim.wait('e2')).signal, 'SIGKILL');
-    await assert.rejects(shim.exec({ execId: 'bad id!', process: { args: ['true'], cwd: '/' } }), InvalidArgumentError);
+    await assert.rejects(shim.exec({ execId: 'bad id!', process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } } }), InvalidArgumentError);
 
     await shim.kill(9);
     await shim.wait();

@@ -19,3 +19,4 @@ export { loadImages, importOciLayout, type LoadOptions, type LoadedImage } from 
 export { importRootfs, exportFilesystem, type ImportOptions } from './import-rootfs.ts';
 export { applyChanges } from './changes.ts';
 export { snapshotUnpacker, type SnapshotUnpackerOptions } from './snapshot-unpacker.ts';
+export { applyLayerInWorker, type WorkerApplyOptions } from './worker-apply.ts';

@@ -21,7 +21,9 @@ before(async () => {
 
 after(async () => {
   if (client) {
-    for (const c of await client.containers.list({ all: true }).catch(() => [])) await client.containers.remove(c.Id, { force: true }).catch(() => {});
+    for (const c of await client.containers.list({ all: true }).catch(() => [])) {
+      await client.containers.remove(c.Id, { force: true }).catch(() => {});
+    }
     client.close();
   }
   await dockerd?.stop();

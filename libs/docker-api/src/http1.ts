@@ -278,7 +278,12 @@ async function writeChunked(socket: Socket, body: AsyncIterable<Uint8Array>): Pr
     const buf = Buffer.isBuffer(piece) ? piece : Buffer.from(piece);
     if (buf.length === 0) continue;
     const ok = socket.write(Buffer.concat([Buffer.from(`${buf.length.toString(16)}\r\n`), buf, CRLF]));
-    if (!ok) await new Promise<void>((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); });
+    if (!ok) {
+      await new Promise<void>((resolve) => {
+        socket.once('drain', resolve);
+        socket.once('close', resolve);
+      });
+    }
   }
   if (!socket.destroyed) socket.write('0\r\n\r\n');
 }

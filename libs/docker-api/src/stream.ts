@@ -47,7 +47,7 @@ export class StreamSystemError extends Error {}
  * Copies a multiplexed stream to `stdout`/`stderr`, honouring their back-pressure. Resolves when the source
  * ends; rejects on a system-error frame.
  */
-export async function demuxStream(source: AsyncIterable<Buffer | string>, stdout: Writable, stderr: Writable): Promise<void> {
+export async function demuxStream(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, stdout: Writable, stderr: Writable): Promise<void> {
   const d = new Demuxer();
   for await (const chunk of source) {
     for (const f of d.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) {
@@ -59,7 +59,7 @@ export async function demuxStream(source: AsyncIterable<Buffer | string>, stdout
 }
 
 /** Splits a byte stream into JSON values, one per line (pull/push/build progress, events, stats). */
-export async function* jsonLines<T = unknown>(source: AsyncIterable<Buffer | string>): AsyncGenerator<T> {
+export async function* jsonLines<T = unknown>(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<T> {
   let rest = '';
   const decoder = new TextDecoder();
   for await (const chunk of source) {

@@ -143,7 +143,9 @@ async function* overlayDiff(upper: string, rel: string, em: TarEmitter): AsyncGe
     const abs = path.join(dir, name);
     const st = await lstat(abs, { bigint: true });
     if (isWhiteout(st)) {
-      yield em.whiteout(rel ? `${rel}/${WHITEOUT_PREFIX}${name}` : `${WHITEOUT_PREFIX}${name}`, st);
+      // A whiteout node's own times and owner mean nothing (they are often links to one shared node): zeros,
+      // so re-applying and re-diffing a layer gives the same bytes.
+      yield em.whiteout(rel ? `${rel}/${WHITEOUT_PREFIX}${name}` : `${WHITEOUT_PREFIX}${name}`, undefined);
       continue;
     }
     yield* em.entry(childRel, abs, st);

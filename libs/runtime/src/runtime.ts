@@ -205,9 +205,9 @@ export class Runtime {
       const st = procStat(pid);
       const rec: ContainerRecord = {
         id, pid, pidStart: st?.startTime ?? 0, bundle, rootfs, created: new Date().toISOString(), owner: '',
-        cgroupPath: cgroup.path, ...(spec.annotations ? { annotations: spec.annotations } : {}),
+        cgroupPath: cgroup.path, ...(spec.annotations ? { annotations: spec.annotations } : {}), config: spec,
       };
-      this.store.save(rec, spec);
+      this.store.save(rec);
       if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
       if (handle.ptyMaster !== undefined && opts.consoleSocket) {
         try {
@@ -259,7 +259,7 @@ export class Runtime {
     } catch {
       // a concurrent start removed it
     }
-    const spec = this.store.config(id);
+    const spec = rec.config;
     try {
       await runHooks(spec.hooks?.poststart, { ...this.stateOf(rec), status: 'running' }, 'poststart');
     } catch (err) {
@@ -269,8 +269,7 @@ export class Runtime {
 
   /** The spec the container was created from (as saved at create, with later updates). */
   config(id: string): RuntimeSpec {
-    this.store.load(id);
-    return this.store.config(id);
+    return this.store.load(id).config;
   }
 
   state(id: string): ContainerState {
@@ -344,12 +343,7 @@ export class Runtime {
     } catch (err) {
       throw runtimeError(err, `delete container ${id}`);
     }
-    let spec: RuntimeSpec | undefined;
-    try {
-      spec = this.store.config(id);
-    } catch {
-      spec = undefined;
-    }
+    const spec = rec.config;
     try {
       await runHooks(spec?.hooks?.poststop, { ...this.stateOf(rec), status: 'stopped' }, 'poststop');
     } catch (err) {
@@ -370,7 +364,7 @@ export class Runtime {
     const status = this.statusOf(rec, cgroup);
     if (status === 'stopped') throw new FailedPreconditionError(`${context}: cannot exec in a stopped container`);
     if (status === 'paused') throw new FailedPreconditionError(`${context}: cannot exec in a paused container`);
-    const spec = this.store.config(id);
+    const spec = rec.config;
     let plan;
     const unknownCaps = new Set<string>();
     try {
@@ -432,14 +426,14 @@ export class Runtime {
     } catch (err) {
       throw runtimeError(err, `update container ${id}`);
     }
-    const spec = this.store.config(id);
+    const spec = rec.config;
     const cur = spec.linux?.resources ?? {};
     const merged: LinuxResources = { ...cur };
     for (const key of ['memory', 'cpu', 'pids', 'blockIO'] as const) {
       if (resources[key]) (merged as Record<string, unknown>)[key] = { ...(cur[key] ?? {}), ...resources[key] };
     }
     spec.linux = { ...spec.linux, resources: merged };
-    this.store.save(rec, spec);
+    this.store.save(rec);
   }
 
   stats(id: string): CgroupStats {
@@ -458,6 +452,7 @@ export class Runtime {
 }
 
 async function signalAll(cgroup: Cgroup, sig: number): Promise<void> {
+  if (cgroup.pids().length === 0) return;
   const frozen = cgroup.isFrozen();
   const freeze = sig === 9 && !frozen;
   if (freeze) {

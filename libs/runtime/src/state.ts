@@ -1,8 +1,7 @@
 // Container state on disk, one directory per container under the runtime root (default /run/berth-runc), so
 // that separate berth-runc invocations agree on what exists. Files are written atomically (temp, fsync, rename).
 //
-//   <root>/<id>/state.json   the record below
-//   <root>/<id>/config.json  the spec the container was created from (exec and update read it)
+//   <root>/<id>/state.json   the record below, with the spec the container was created from (exec, update)
 //   <root>/<id>/exec.fifo    exists from create until start
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '@berth/errdefs';
 import type { RuntimeSpec } from '@berth/oci';
@@ -23,6 +22,8 @@ export interface ContainerRecord {
   /** relative cgroup path (same under every hierarchy) */
   cgroupPath: string;
   annotations?: Record<string, string>;
+  /** the spec the container was created from, with later updates */
+  config: RuntimeSpec;
 }
 
 const ID = /^[\w+.-]+$/;
@@ -74,10 +75,8 @@ export class StateStore {
     return dir;
   }
 
-  save(record: ContainerRecord, config?: RuntimeSpec): void {
-    const dir = this.dir(record.id);
-    if (config) writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(config));
-    writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify(record));
+  save(record: ContainerRecord): void {
+    writeFileAtomic(path.join(this.dir(record.id), 'state.json'), JSON.stringify(record));
   }
 
   load(id: string): ContainerRecord {
@@ -87,10 +86,6 @@ export class StateStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`container does not exist: ${id}`);
       throw err;
     }
-  }
-
-  config(id: string): RuntimeSpec {
-    return JSON.parse(readFileSync(path.join(this.dir(id), 'config.json'), 'utf8')) as RuntimeSpec;
   }
 
   /** Ids with a complete record (a directory without state.json is a create in progress). */

@@ -37,7 +37,9 @@ export default class Login extends Command {
     }
     const client = await this.ctx.client();
     const r = await client.system.auth({ username, password, serveraddress: server });
-    const auth = r.IdentityToken ? { username, identitytoken: r.IdentityToken, serveraddress: server } : { username, password, serveraddress: server };
+    const auth = r.IdentityToken
+      ? { username, identitytoken: r.IdentityToken, serveraddress: server }
+      : { username, password, serveraddress: server };
     cfg.storeAuth(server, auth);
     if (!cfg.data.credsStore && !cfg.data.credHelpers?.[server]) {
       this.warn(`\nWARNING! Your credentials are stored unencrypted in '${cfg.file}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n`);

@@ -39,7 +39,10 @@ class SearchContext {
   }
 
   toJSON(): Record<string, string> {
-    return { Description: this.Description(), IsAutomated: this.IsAutomated(), IsOfficial: this.IsOfficial(), Name: this.Name(), StarCount: this.StarCount() };
+    return {
+      Description: this.Description(), IsAutomated: this.IsAutomated(), IsOfficial: this.IsOfficial(), Name: this.Name(),
+      StarCount: this.StarCount(),
+    };
   }
 }
 

@@ -28,7 +28,10 @@ export interface StatsEntry {
 }
 
 export function emptyEntry(container: string, id: string, name: string): StatsEntry {
-  return { container, id, name, cpuPercent: 0, memory: 0, memoryLimit: 0, memoryPercent: 0, netRx: 0, netTx: 0, blockRead: 0, blockWrite: 0, pids: 0, empty: true };
+  return {
+    container, id, name, cpuPercent: 0, memory: 0, memoryLimit: 0, memoryPercent: 0, netRx: 0, netTx: 0, blockRead: 0, blockWrite: 0,
+    pids: 0, empty: true,
+  };
 }
 
 export function entryFromSample(container: string, s: ContainerStats): StatsEntry {

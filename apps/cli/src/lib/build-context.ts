@@ -43,7 +43,10 @@ export function contextFromDir(dir: string, dockerfile: string, extra?: { name: 
     }
   };
   walk('');
-  if (extra) add({ name: extra.name, type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: new Date(), size: extra.content.length }, async function* () { yield extra.content; });
+  if (extra) {
+    const entry: TarEntry = { name: extra.name, type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: new Date(), size: extra.content.length };
+    add(entry, () => once(extra.content));
+  }
   return { tar: w, size };
 }
 
@@ -51,6 +54,10 @@ export function contextFromDir(dir: string, dockerfile: string, extra?: { name: 
 export function contextFromDockerfile(content: Buffer): BuildContext {
   const w = new TarWriter();
   const e: TarEntry = { name: 'Dockerfile', type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: new Date(), size: content.length };
-  w.entry(e, async function* () { yield content; });
+  w.entry(e, () => once(content));
   return { tar: w, size: 1024 + encodeHeader(e).length + Math.ceil(content.length / 512) * 512 };
+}
+
+async function* once(buf: Buffer): AsyncGenerator<Buffer> {
+  yield buf;
 }

@@ -369,16 +369,40 @@ export function parseMount(spec: string): Mount {
     const value = i < 0 ? undefined : field.slice(i + 1);
     const bool = () => value === undefined || value === 'true' || value === '1';
     switch (key) {
-      case 'type': m.Type = value ?? ''; break;
-      case 'source': case 'src': m.Source = value ?? ''; break;
-      case 'target': case 'destination': case 'dst': m.Target = value ?? ''; break;
-      case 'readonly': case 'ro': m.ReadOnly = bool(); break;
-      case 'consistency': m.Consistency = value; break;
-      case 'bind-propagation': m.BindOptions = { ...m.BindOptions, Propagation: value }; break;
-      case 'bind-nonrecursive': m.BindOptions = { ...m.BindOptions, NonRecursive: bool() }; break;
-      case 'volume-nocopy': m.VolumeOptions = { ...m.VolumeOptions, NoCopy: bool() }; break;
-      case 'volume-subpath': m.VolumeOptions = { ...m.VolumeOptions, Subpath: value }; break;
-      case 'volume-driver': m.VolumeOptions = { ...m.VolumeOptions, DriverConfig: { ...m.VolumeOptions?.DriverConfig, Name: value } }; break;
+      case 'type':
+        m.Type = value ?? '';
+        break;
+      case 'source':
+      case 'src':
+        m.Source = value ?? '';
+        break;
+      case 'target':
+      case 'destination':
+      case 'dst':
+        m.Target = value ?? '';
+        break;
+      case 'readonly':
+      case 'ro':
+        m.ReadOnly = bool();
+        break;
+      case 'consistency':
+        m.Consistency = value;
+        break;
+      case 'bind-propagation':
+        m.BindOptions = { ...m.BindOptions, Propagation: value };
+        break;
+      case 'bind-nonrecursive':
+        m.BindOptions = { ...m.BindOptions, NonRecursive: bool() };
+        break;
+      case 'volume-nocopy':
+        m.VolumeOptions = { ...m.VolumeOptions, NoCopy: bool() };
+        break;
+      case 'volume-subpath':
+        m.VolumeOptions = { ...m.VolumeOptions, Subpath: value };
+        break;
+      case 'volume-driver':
+        m.VolumeOptions = { ...m.VolumeOptions, DriverConfig: { ...m.VolumeOptions?.DriverConfig, Name: value } };
+        break;
       case 'volume-label': {
         const [k, v = ''] = (value ?? '').split('=');
         m.VolumeOptions = { ...m.VolumeOptions, Labels: { ...m.VolumeOptions?.Labels, [k!]: v } };
@@ -390,8 +414,12 @@ export function parseMount(spec: string): Mount {
         m.VolumeOptions = { ...m.VolumeOptions, DriverConfig: { ...dc, Options: { ...dc?.Options, [k!]: v } } };
         break;
       }
-      case 'tmpfs-size': m.TmpfsOptions = { ...m.TmpfsOptions, SizeBytes: ramInBytes(value ?? '0') }; break;
-      case 'tmpfs-mode': m.TmpfsOptions = { ...m.TmpfsOptions, Mode: parseInt(value ?? '0', 8) }; break;
+      case 'tmpfs-size':
+        m.TmpfsOptions = { ...m.TmpfsOptions, SizeBytes: ramInBytes(value ?? '0') };
+        break;
+      case 'tmpfs-mode':
+        m.TmpfsOptions = { ...m.TmpfsOptions, Mode: parseInt(value ?? '0', 8) };
+        break;
       default:
         bad(`unexpected key '${key}' in '${field}'`);
     }

@@ -64,7 +64,9 @@ process.on('exit', () => setRaw(false));
 export function pumpStreams(socket: Duplex, opts: StreamOptions): StreamSession {
   const detachSeq = parseDetachKeys(opts.detachKeys || DEFAULT_DETACH_KEYS);
   let resolveDone!: (v: { detached: boolean }) => void;
-  const done = new Promise<{ detached: boolean }>((r) => { resolveDone = r; });
+  const done = new Promise<{ detached: boolean }>((r) => {
+    resolveDone = r;
+  });
   let finished = false;
   const finish = (detached: boolean) => {
     if (finished) return;
@@ -173,9 +175,13 @@ const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SI
 
 export function proxySignals(kill: (signal: string) => Promise<void>): () => void {
   const handlers = PROXIED.map((sig) => {
-    const h = () => { kill(sig).catch(() => {}); };
+    const h = () => {
+      kill(sig).catch(() => {});
+    };
     process.on(sig, h);
     return [sig, h] as const;
   });
-  return () => { for (const [sig, h] of handlers) process.off(sig, h); };
+  return () => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  };
 }

@@ -94,7 +94,8 @@ export class TarWriter {
 }
 
 /** Reads entries from a tar stream; `onEntry` receives each header and its body (consume or ignore it). */
-export async function readTar(source: Readable | AsyncIterable<Buffer>, onEntry: (e: TarEntry, body: Buffer) => Promise<void> | void): Promise<void> {
+export async function readTar(source: Readable | AsyncIterable<Buffer>,
+  onEntry: (e: TarEntry, body: Buffer) => Promise<void> | void): Promise<void> {
   let buf = Buffer.alloc(0);
   let paxPath: string | undefined;
   let paxLink: string | undefined;

@@ -1,9 +1,11 @@
 /** Containers service: container records (the task is separate). */
 import { addService, serverStream, unary, type Container, type FieldMask, type ServerHooks } from '@berth/containerd-api';
 import type * as grpc from '@grpc/grpc-js';
+import { FailedPreconditionError } from '@berth/errdefs';
 import type { Context } from '../context.ts';
 
-export function addContainersService(server: grpc.Server, ctx: Context, hooks: ServerHooks): void {
+/** `hasTask`: a container whose task still exists is not deleted (its rootfs snapshot is mounted). */
+export function addContainersService(server: grpc.Server, ctx: Context, hasTask: (ns: string, id: string) => boolean, hooks: ServerHooks): void {
   addService(server, 'containerd.services.containers.v1.Containers', {
     Get: unary((req: { id: string }, call) => ({ container: ctx.containers.get(call.namespace(), req.id) })),
     List: unary((req: { filters: string[] }, call) => ({ containers: ctx.containers.list(call.namespace(), req.filters) })),
@@ -27,6 +29,7 @@ export function addContainersService(server: grpc.Server, ctx: Context, hooks: S
     }),
     Delete: unary((req: { id: string }, call) => {
       const ns = call.namespace();
+      if (hasTask(ns, req.id)) throw new FailedPreconditionError(`delete container ${req.id}: it has a task; delete the task first`);
       ctx.containers.delete(ns, req.id);
       ctx.events.emit(ns, '/containers/delete', { id: req.id });
       ctx.gc.schedule();

@@ -194,12 +194,15 @@ export class TaskManager {
       mkdirSync(path.join(bundle, 'rootfs'), { recursive: true, mode: 0o711 });
       writeFileSync(path.join(bundle, 'config.json'), container.spec.value, { mode: 0o600 });
       rmSync(stateDir, { recursive: true, force: true });
+      const t0 = performance.now();
       shim = await this.pool.claim({ id, namespace: ns, socket, stateDir });
+      const t1 = performance.now();
       this.attach(l, shim);
       const pid = await shim.create({
         bundle, rootfs: req.rootfs.map((m) => ({ type: m.type, source: m.source, options: m.options })),
         runtimeRoot: this.ctx.config.runtimeRoot, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal,
       });
+      this.log.trace({ containerId: id, claimMs: Math.round(t1 - t0), createMs: Math.round(performance.now() - t1) }, 'task created');
       record.pid = pid;
       this.store.setPid(ns, id, pid);
       this.ctx.events.emit(ns, '/tasks/create', {

@@ -50,7 +50,10 @@ export class ContainersApi {
 
   list(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters } = {}): Promise<ContainerSummary[]> {
     return this.c.json('GET', '/containers/json', {
-      query: { all: opts.all || undefined, limit: opts.limit, size: opts.size || undefined, filters: opts.filters ? encodeFilters(opts.filters) : undefined },
+      query: {
+        all: opts.all || undefined, limit: opts.limit, size: opts.size || undefined,
+        filters: opts.filters ? encodeFilters(opts.filters) : undefined,
+      },
     });
   }
 
@@ -71,7 +74,8 @@ export class ContainersApi {
     const res = await this.c.request('GET', `/containers/${seg(id)}/logs`, {
       query: {
         follow: opts.follow || undefined, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true, since: opts.since || undefined,
-        until: opts.until || undefined, timestamps: opts.timestamps || undefined, tail: opts.tail || undefined, details: opts.details || undefined,
+        until: opts.until || undefined, timestamps: opts.timestamps || undefined, tail: opts.tail || undefined,
+        details: opts.details || undefined,
       },
       signal,
     });
@@ -175,7 +179,8 @@ export class ContainersApi {
   }
 
   /** `PUT …/archive`: extracts a tar into the directory `path`. */
-  putArchive(id: string, path: string, tar: RequestBody, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
+  putArchive(id: string, path: string, tar: RequestBody,
+    opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
     return this.c.call('PUT', `/containers/${seg(id)}/archive`, {
       query: { path, noOverwriteDirNonDir: opts.noOverwriteDirNonDir ?? true, copyUIDGID: opts.copyUIDGID || undefined },
       body: tar, headers: { 'Content-Type': 'application/x-tar' },

@@ -63,7 +63,8 @@ export class ImagesApi {
   }
 
   /** `POST /images/create?fromSrc=-`: import a filesystem tarball; the body is JSON progress. */
-  async import(tar: RequestBody, opts: { source?: string; repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string } = {}):
+  async import(tar: RequestBody,
+    opts: { source?: string; repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string } = {}):
   Promise<Readable> {
     const fromUrl = opts.source !== undefined && opts.source !== '-';
     const res = await this.c.request('POST', '/images/create', {

@@ -26,7 +26,10 @@ export class SystemApi {
   /** The event stream (JSON lines); ends at `until`, or never when it is not given. */
   async events(opts: { since?: string; until?: string; filters?: Filters } = {}, signal?: AbortSignal): Promise<Readable> {
     const res = await this.c.request('GET', '/events', {
-      query: { since: opts.since || undefined, until: opts.until || undefined, filters: opts.filters ? encodeFilters(opts.filters) : undefined },
+      query: {
+        since: opts.since || undefined, until: opts.until || undefined,
+        filters: opts.filters ? encodeFilters(opts.filters) : undefined,
+      },
       signal,
     });
     return res.body;

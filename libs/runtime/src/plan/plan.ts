@@ -121,17 +121,19 @@ export function encodePlan(plan: Plan): Buffer {
     w.bool(PlanTag.READONLY_ROOTFS, plan.readonlyRootfs);
     w.bool(PlanTag.NO_PIVOT, plan.noPivot);
     for (const m of plan.mounts) {
-      const mw = new TlvWriter().u32(MountTag.KIND, KIND[m.kind]).str(MountTag.DEST, m.dest)
-        .u32(MountTag.FLAGS, m.flags).u32(MountTag.PROPAGATION, m.propagation);
-      if (m.source !== undefined) mw.str(MountTag.SOURCE, m.source);
-      if (m.fstype !== undefined) mw.str(MountTag.FSTYPE, m.fstype);
-      if (m.data) mw.str(MountTag.DATA, m.data);
-      w.nested(PlanTag.MOUNT, mw);
+      const start = w.begin(PlanTag.MOUNT);
+      w.u32(MountTag.KIND, KIND[m.kind]).str(MountTag.DEST, m.dest).u32(MountTag.FLAGS, m.flags).u32(MountTag.PROPAGATION, m.propagation);
+      if (m.source !== undefined) w.str(MountTag.SOURCE, m.source);
+      if (m.fstype !== undefined) w.str(MountTag.FSTYPE, m.fstype);
+      if (m.data) w.str(MountTag.DATA, m.data);
+      w.end(start);
     }
     for (const d of plan.devices) {
-      w.nested(PlanTag.DEVICE, new TlvWriter().str(DeviceTag.PATH, d.path).u32(DeviceTag.TYPE, d.type.charCodeAt(0))
-        .u32(DeviceTag.MAJOR, d.major).u32(DeviceTag.MINOR, d.minor).u32(DeviceTag.MODE, d.mode)
-        .u32(DeviceTag.UID, d.uid).u32(DeviceTag.GID, d.gid).bool(DeviceTag.BIND, d.bind));
+      const start = w.begin(PlanTag.DEVICE);
+      w.str(DeviceTag.PATH, d.path).u32(DeviceTag.TYPE, d.type.charCodeAt(0)).u32(DeviceTag.MAJOR, d.major)
+        .u32(DeviceTag.MINOR, d.minor).u32(DeviceTag.MODE, d.mode).u32(DeviceTag.UID, d.uid).u32(DeviceTag.GID, d.gid)
+        .bool(DeviceTag.BIND, d.bind);
+      w.end(start);
     }
     for (const p of plan.maskedPaths) w.str(PlanTag.MASKED, p);
     for (const p of plan.readonlyPaths) w.str(PlanTag.READONLY_PATH, p);

@@ -60,8 +60,15 @@ export class TlvWriter {
     return this;
   }
 
-  nested(tag: number, inner: TlvWriter): this {
-    return this.raw(tag, inner.toBuffer());
+  /** Opens a nested record: write its fields, then end() patches its length. */
+  begin(tag: number): number {
+    this.head(tag, 0);
+    return this.off;
+  }
+
+  end(start: number): this {
+    this.buf.writeUInt32LE(this.off - start, start - 4);
+    return this;
   }
 
   toBuffer(): Buffer {

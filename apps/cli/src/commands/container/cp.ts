@@ -120,7 +120,8 @@ container source to stdout.`;
     return total;
   }
 
-  private async toContainer(client: DockerClient, srcPath: string, container: string, dstPath: string, archive: boolean, follow: boolean): Promise<number> {
+  private async toContainer(client: DockerClient, srcPath: string, container: string, dstPath: string, archive: boolean,
+    follow: boolean): Promise<number> {
     if (srcPath === '-') {
       await client.containers.putArchive(container, dstPath, process.stdin, { copyUIDGID: archive });
       return 0;

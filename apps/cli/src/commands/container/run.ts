@@ -50,7 +50,11 @@ export default class ContainerRun extends Command {
       const id = await createContainer(this.ctx, client, spec, { pull: flags.pull, quiet: flags.quiet, cidfile: flags.cidfile });
 
       if (flags.detach) {
-        await client.containers.start(id).catch((err: unknown) => { throw runError(err, this.path, true, true); });
+        try {
+          await client.containers.start(id);
+        } catch (err) {
+          throw runError(err, this.path, true, true);
+        }
         this.log(id);
         return 0;
       }

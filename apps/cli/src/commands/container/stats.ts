@@ -77,7 +77,9 @@ export default class ContainerStats extends Command {
     }
     const tty = isTTY(1);
     let stop = false;
-    const onSignal = () => { stop = true; };
+    const onSignal = () => {
+      stop = true;
+    };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {

@@ -58,7 +58,12 @@ export default class ImageBuild extends Command {
       if (flags.file === '-') this.error('invalid argument: can\'t use stdin for both build context and dockerfile');
       const input = await readAll(process.stdin);
       if (isTar(input)) {
-        context = { tar: { stream: async function* () { yield input; } } as never, size: input.length };
+        const tar = {
+          async* stream() {
+            yield input;
+          },
+        };
+        context = { tar: tar as unknown as BuildContext['tar'], size: input.length };
       } else {
         context = contextFromDockerfile(input);
         dockerfile = 'Dockerfile';

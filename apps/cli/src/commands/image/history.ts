@@ -46,7 +46,10 @@ class HistoryContext {
   }
 
   toJSON(): Record<string, string> {
-    return { Comment: this.Comment(), CreatedAt: this.CreatedAt(), CreatedBy: this.CreatedBy(), CreatedSince: this.CreatedSince(), ID: this.ID(), Size: this.Size() };
+    return {
+      Comment: this.Comment(), CreatedAt: this.CreatedAt(), CreatedBy: this.CreatedBy(), CreatedSince: this.CreatedSince(), ID: this.ID(),
+      Size: this.Size(),
+    };
   }
 }
 

@@ -39,7 +39,8 @@ export default class NetworkCreate extends Command {
     if (flags['aux-address'].length && configs[0]) configs[0].AuxiliaryAddresses = kv(flags['aux-address']);
     const client = await this.ctx.client();
     const r = await client.networks.create({
-      Name: args[0]!, CheckDuplicate: true, Driver: flags.driver, Scope: flags.scope, Internal: flags.internal, Attachable: flags.attachable,
+      Name: args[0]!, CheckDuplicate: true, Driver: flags.driver, Scope: flags.scope, Internal: flags.internal,
+      Attachable: flags.attachable,
       Ingress: flags.ingress, ConfigOnly: flags['config-only'], ...(flags['config-from'] ? { ConfigFrom: { Network: flags['config-from'] } } : {}),
       EnableIPv6: flags.ipv6, IPAM: { Driver: flags['ipam-driver'], Config: configs, Options: kv(flags['ipam-opt']) },
       Options: kv(flags.opt), Labels: kv(flags.label),

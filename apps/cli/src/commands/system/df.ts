@@ -58,7 +58,8 @@ export default class SystemDf extends Command {
     const ctrReclaim = containers.filter((c) => !ctrActive.includes(c)).reduce((a, c) => a + (c.SizeRw ?? 0), 0);
     const volSize = volumes.reduce((a, v) => a + Math.max(0, v.UsageData?.Size ?? 0), 0);
     const volActive = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) > 0);
-    const volReclaim = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0).reduce((a, v) => a + Math.max(0, v.UsageData?.Size ?? 0), 0);
+    const volReclaim = volumes.filter((v) => (v.UsageData?.RefCount ?? 0) === 0)
+      .reduce((a, v) => a + Math.max(0, v.UsageData?.Size ?? 0), 0);
     const cacheSize = cache.reduce((a, b) => a + (b.Shared ? 0 : b.Size), 0);
     const cacheReclaim = cache.filter((b) => !b.InUse && !b.Shared).reduce((a, b) => a + b.Size, 0);
     const rows = [
@@ -78,7 +79,9 @@ export default class SystemDf extends Command {
     const ctrTable = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}';
     this.ctx.out(renderList(ctrTable, ctrTable, (du.Containers ?? []).map((c) => new ContainerContext(c, true)), CONTAINER_HEADERS));
     this.log('\nLocal Volumes space usage:\n');
-    const volRows = (du.Volumes ?? []).map((v) => ({ Name: v.Name, Links: String(v.UsageData?.RefCount ?? 0), Size: humanSize(v.UsageData?.Size ?? 0) }));
+    const volRows = (du.Volumes ?? []).map((v) => ({
+      Name: v.Name, Links: String(v.UsageData?.RefCount ?? 0), Size: humanSize(v.UsageData?.Size ?? 0),
+    }));
     const volTable = 'table {{.Name}}\t{{.Links}}\t{{.Size}}';
     this.ctx.out(renderList(volTable, volTable, volRows, { Name: 'VOLUME NAME', Links: 'LINKS', Size: 'SIZE' }));
     const cache = du.BuildCache ?? [];
@@ -96,5 +99,6 @@ export default class SystemDf extends Command {
 
 function sharedOfActive(images: Array<{ Containers: number; SharedSize: number }>): number {
   // shared layers are counted once, and only if some image using them is in use
-  return images.some((i) => i.Containers > 0) ? Math.max(0, ...images.filter((i) => i.Containers > 0).map((i) => Math.max(0, i.SharedSize))) : 0;
+  const active = images.filter((i) => i.Containers > 0);
+  return active.length ? Math.max(0, ...active.map((i) => Math.max(0, i.SharedSize))) : 0;
 }

@@ -33,7 +33,9 @@ export default class SystemInfoCmd extends Command {
     const lines: string[] = ['Client:', ` Version:    ${VERSION}`, ' Context:    default', ` Debug Mode: ${this.ctx.global.debug}`, '', 'Server:'];
     const i = info!;
     const ln = (label: string, v: unknown) => lines.push(`${label} ${v === undefined || v === null ? '' : String(v)}`);
-    const nonEmpty = (label: string, v: unknown) => { if (v !== undefined && v !== null && v !== '') ln(label, v); };
+    const nonEmpty = (label: string, v: unknown) => {
+      if (v !== undefined && v !== null && v !== '') ln(label, v);
+    };
     ln(' Containers:', i.Containers);
     ln('  Running:', i.ContainersRunning);
     ln('  Paused:', i.ContainersPaused);

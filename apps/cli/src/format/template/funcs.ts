@@ -56,16 +56,39 @@ export function sprintf(format: string, args: unknown[]): string {
     const a = args[ai++];
     let s: string;
     switch (verb) {
-      case 'v': s = flags.includes('+') || flags.includes('#') ? printValue(a) : printValue(a); break;
-      case 's': s = str(a); if (prec !== undefined) s = [...s].slice(0, prec).join(''); break;
-      case 'd': s = typeof a === 'number' ? String(Math.trunc(a)) : `%!d(${typeof a}=${str(a)})`; if (flags.includes('+') && typeof a === 'number' && a >= 0) s = `+${s}`; break;
-      case 'q': s = JSON.stringify(str(a)); break;
-      case 't': s = typeof a === 'boolean' ? String(a) : `%!t(${typeof a}=${str(a)})`; break;
-      case 'x': s = typeof a === 'number' ? Math.trunc(a).toString(16) : Buffer.from(str(a)).toString('hex'); break;
-      case 'X': s = typeof a === 'number' ? Math.trunc(a).toString(16).toUpperCase() : Buffer.from(str(a)).toString('hex').toUpperCase(); break;
-      case 'o': s = typeof a === 'number' ? Math.trunc(a).toString(8) : str(a); break;
-      case 'b': s = typeof a === 'number' ? Math.trunc(a).toString(2) : str(a); break;
-      case 'f': case 'F': s = Number(a).toFixed(prec ?? 6); break;
+      case 'v':
+        s = flags.includes('+') || flags.includes('#') ? printValue(a) : printValue(a);
+        break;
+      case 's':
+        s = str(a);
+        if (prec !== undefined) s = [...s].slice(0, prec).join('');
+        break;
+      case 'd':
+        s = typeof a === 'number' ? String(Math.trunc(a)) : `%!d(${typeof a}=${str(a)})`;
+        if (flags.includes('+') && typeof a === 'number' && a >= 0) s = `+${s}`;
+        break;
+      case 'q':
+        s = JSON.stringify(str(a));
+        break;
+      case 't':
+        s = typeof a === 'boolean' ? String(a) : `%!t(${typeof a}=${str(a)})`;
+        break;
+      case 'x':
+        s = typeof a === 'number' ? Math.trunc(a).toString(16) : Buffer.from(str(a)).toString('hex');
+        break;
+      case 'X':
+        s = typeof a === 'number' ? Math.trunc(a).toString(16).toUpperCase() : Buffer.from(str(a)).toString('hex').toUpperCase();
+        break;
+      case 'o':
+        s = typeof a === 'number' ? Math.trunc(a).toString(8) : str(a);
+        break;
+      case 'b':
+        s = typeof a === 'number' ? Math.trunc(a).toString(2) : str(a);
+        break;
+      case 'f':
+      case 'F':
+        s = Number(a).toFixed(prec ?? 6);
+        break;
       case 'e': case 'E': {
         const [mm, e] = Number(a).toExponential(prec ?? 6).split('e');
         const ev = Number(e);
@@ -73,9 +96,16 @@ export function sprintf(format: string, args: unknown[]): string {
         if (verb === 'E') s = s.toUpperCase();
         break;
       }
-      case 'g': case 'G': s = prec !== undefined ? String(Number(Number(a).toPrecision(prec))) : formatNumber(Number(a)); break;
-      case 'c': s = String.fromCodePoint(Number(a)); break;
-      case 'T': s = typeof a === 'number' ? (Number.isInteger(a) ? 'int' : 'float64') : typeof a === 'string' ? 'string' : typeof a; break;
+      case 'g':
+      case 'G':
+        s = prec !== undefined ? String(Number(Number(a).toPrecision(prec))) : formatNumber(Number(a));
+        break;
+      case 'c':
+        s = String.fromCodePoint(Number(a));
+        break;
+      case 'T':
+        s = typeof a === 'number' ? (Number.isInteger(a) ? 'int' : 'float64') : typeof a === 'string' ? 'string' : typeof a;
+        break;
       default: return m;
     }
     if (width !== undefined && [...s].length < width) {

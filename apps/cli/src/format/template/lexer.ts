@@ -25,6 +25,9 @@ export function lex(input: string, name = ''): Token[] {
   const tokens: Token[] = [];
   let pos = 0;
   let line = 1;
+  const addLines = (n: number) => {
+    line += n;
+  };
   const fail = (msg: string): never => {
     throw new TemplateError(`template: ${name}:${line}: ${msg}`);
   };
@@ -55,7 +58,7 @@ export function lex(input: string, name = ''): Token[] {
       line += countLines(input.slice(pos, after + m![0].length));
       after += m![0].length;
       pos = after;
-      if (trimNext) pos = skipSpace(input, pos, (n) => { line += n; });
+      if (trimNext) pos = skipSpace(input, pos, addLines);
       continue;
     }
     tokens.push({ kind: 'left', value: '{{', line });
@@ -71,7 +74,7 @@ export function lex(input: string, name = ''): Token[] {
           pos += 3;
           line += countLines(ws);
           tokens.push({ kind: 'right', value: '}}', line });
-          pos = skipSpace(input, pos, (n) => { line += n; });
+          pos = skipSpace(input, pos, addLines);
           break;
         }
         line += countLines(ws);
@@ -83,12 +86,36 @@ export function lex(input: string, name = ''): Token[] {
         tokens.push({ kind: 'right', value: '}}', line });
         break;
       }
-      if (c === '|') { tokens.push({ kind: 'pipe', value: c, line }); pos++; continue; }
-      if (c === '(') { tokens.push({ kind: 'lparen', value: c, line }); pos++; continue; }
-      if (c === ')') { tokens.push({ kind: 'rparen', value: c, line }); pos++; continue; }
-      if (c === ',') { tokens.push({ kind: 'comma', value: c, line }); pos++; continue; }
-      if (input.startsWith(':=', pos)) { tokens.push({ kind: 'declare', value: ':=', line }); pos += 2; continue; }
-      if (c === '=') { tokens.push({ kind: 'assign', value: '=', line }); pos++; continue; }
+      if (c === '|') {
+        tokens.push({ kind: 'pipe', value: c, line });
+        pos++;
+        continue;
+      }
+      if (c === '(') {
+        tokens.push({ kind: 'lparen', value: c, line });
+        pos++;
+        continue;
+      }
+      if (c === ')') {
+        tokens.push({ kind: 'rparen', value: c, line });
+        pos++;
+        continue;
+      }
+      if (c === ',') {
+        tokens.push({ kind: 'comma', value: c, line });
+        pos++;
+        continue;
+      }
+      if (input.startsWith(':=', pos)) {
+        tokens.push({ kind: 'declare', value: ':=', line });
+        pos += 2;
+        continue;
+      }
+      if (c === '=') {
+        tokens.push({ kind: 'assign', value: '=', line });
+        pos++;
+        continue;
+      }
       if (c === '"') {
         let i = pos + 1;
         while (i < input.length && input[i] !== '"') {
