@@ -107,8 +107,10 @@ try {
         const client = new RegistryClient();
         const cs = await LocalContentStore.open(fresh('berth-content'));
         const snapshotter = await OverlaySnapshotter.open(fresh('berth-snapshots'), { skipCheck: true });
+        const t0 = Date.now();
         try {
           await client.pull(refs[berthRun++]!, { contentStore: cs, unpack: snapshotUnpacker(snapshotter) });
+          if (process.env.BENCH_VERBOSE) console.log(`  berth run ${berthRun}: ${Date.now() - t0} ms`);
         } finally {
           client.close();
           await snapshotter.close();
@@ -119,7 +121,9 @@ try {
       {
         name: 'docker pull',
         run: async () => {
+          const t0 = Date.now();
           const r = await run('docker', ['pull', '-q', refs[dockerRun++]!], { env: dockerd.env });
+          if (process.env.BENCH_VERBOSE) console.log(`  docker run ${dockerRun}: ${Date.now() - t0} ms`);
           if (r.code !== 0) throw new Error(`docker pull: ${r.stderr}`);
         },
       },

@@ -9,7 +9,6 @@ import { Flags, type FlagMap } from './framework/flags.ts';
 import { commandHelp, flagUsages, groupHelp, usageLine } from './framework/help.ts';
 import { HelpRequested, parseArgv } from './framework/parser.ts';
 import { suggest } from './framework/suggest.ts';
-import { describeError } from './lib/describe.ts';
 
 export const GLOBAL_FLAGS = {
   'config': Flags.string({ description: 'Location of client config files', defaultHelp: '"~/.berth"' }),
@@ -98,7 +97,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     ctx?.flush();
-    return report(err, path, usage, debug);
+    return await report(err, path, usage, debug);
   } finally {
     ctx?.flush();
   }
@@ -112,7 +111,7 @@ async function loadCommand(id: string): Promise<CommandClass> {
   return Cmd;
 }
 
-function report(err: unknown, path: string, usage: string, debug: boolean): number {
+async function report(err: unknown, path: string, usage: string, debug: boolean): Promise<number> {
   if (err instanceof ExitStatus) return err.exit;
   let message: string;
   let code = 1;
@@ -123,6 +122,8 @@ function report(err: unknown, path: string, usage: string, debug: boolean): numb
     message = err.message.replace(USAGE_PLACEHOLDER, usage || path);
     code = err.exit;
   } else {
+    // loaded only on this path: it pulls in the API client
+    const { describeError } = await import('./lib/describe.ts');
     message = describeError(err);
   }
   if (message) process.stderr.write(`${message}\n`);

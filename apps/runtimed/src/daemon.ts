@@ -116,15 +116,13 @@ export async function startDaemon(config: Config, log: Logger = createLogger(con
         return Q.start(redis.options, partial.uuid, log, {
           pull: (data, report, jlog, jobId) => t.runPull(context, r, data as unknown as PullJobData, secrets.get(jobId), report, jlog),
           push: (data, report, jlog, jobId) => t.runPush(context, r, data as unknown as PushJobData, secrets.get(jobId), report, jlog),
-          gc: () => gc.collect(),
+          gc: () => gc.runScheduled(),
         });
       })();
       queue.catch(() => (queue = undefined));
       return queue;
     };
-    gc.scheduler = (delayMs) => {
-      jobs().then((q) => q.scheduleGc(delayMs), (err: unknown) => log.error({ err }, 'job queue unavailable'));
-    };
+    gc.scheduler = async (delayMs) => (await jobs()).scheduleGc(delayMs);
     cleanups.unshift(async () => {
       if (queue) await (await queue.catch(() => undefined))?.close();
       registries?.close();

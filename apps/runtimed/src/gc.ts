@@ -133,7 +133,7 @@ interface GcDeps { db: Db; log: Logger }
 
 /**
  * Runs collections one at a time: `schedule()` coalesces bursts of deletions into one run after `delayMs`;
- * `collect()` runs now (after any running one). Jobs on the queue call `collect()`.
+ * `collect()` runs now (after any running one). The GC job on the queue calls `runScheduled()`.
  */
 export class GarbageCollector {
   private readonly deps: GcDeps;
@@ -141,9 +141,11 @@ export class GarbageCollector {
   private readonly backends: GcBackend[] = [];
   private running: Promise<GcResult> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** A scheduled run is pending (not started yet): later requests ride on it. */
+  private scheduled = false;
   private closed = false;
-  /** Hook for the job queue: when set, scheduled runs go through it (a BullMQ job) instead of a local timer. */
-  scheduler: ((delayMs: number) => void) | undefined;
+  /** Hook for the job queue: when set, scheduled runs go through it (a BullMQ job that calls runScheduled()). */
+  scheduler: ((delayMs: number) => Promise<void>) | undefined;
 
   constructor(deps: GcDeps, delayMs: number) {
     this.deps = deps;
@@ -154,18 +156,31 @@ export class GarbageCollector {
     this.backends.push(b);
   }
 
+  /**
+   * Runs a collection after the delay. Requests while one is pending coalesce into it; a request during a
+   * run schedules another (the running one may have marked before the deletion that asked for it).
+   */
   schedule(): void {
-    if (this.closed) return;
-    if (this.scheduler) {
-      this.scheduler(this.delayMs);
-      return;
-    }
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.collect().catch((err: unknown) => this.deps.log.error({ err }, 'garbage collection failed'));
-    }, this.delayMs);
-    this.timer.unref();
+    if (this.closed || this.scheduled) return;
+    this.scheduled = true;
+    const local = () => {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.runScheduled().catch((err: unknown) => this.deps.log.error({ err }, 'garbage collection failed'));
+      }, this.delayMs);
+      this.timer.unref();
+    };
+    if (!this.scheduler) return local();
+    this.scheduler(this.delayMs).catch((err: unknown) => {
+      this.deps.log.warn({ err }, 'queue a garbage collection job; running it in-process');
+      local();
+    });
+  }
+
+  /** The scheduled run (called by the GC job or the local timer). */
+  runScheduled(): Promise<GcResult> {
+    this.scheduled = false;
+    return this.collect();
   }
 
   async collect(): Promise<GcResult> {

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NotFoundError, AlreadyExistsError } from '@berth/errdefs';
 import { RuntimedClient, SPEC_TYPE_URL, packJson, unpackJson, type Progress, type RuntimedEvent } from '@berth/containerd-api';
-import { SHARED_REGISTRY, removeCgroupTree, run, tempDir, testCgroupParent, waitFor } from '@berth/testing';
+import { spawn } from 'node:child_process';
+import { SHARED_REGISTRY, removeCgroupTree, run, stopProcess, tempDir, testCgroupParent, waitFor } from '@berth/testing';
 import { cleanupTestDaemon, startTestDaemon, type TestDaemon } from './test-daemon.ts';
 
 const IMAGE = `${SHARED_REGISTRY}/library/busybox:latest`;
@@ -91,6 +92,18 @@ describe('berth-runtimed with the real ctr', { timeout: 240_000 }, () => {
     assert.equal(exit.code, 3);
   });
 
+  it('runs with stdin attached and with a terminal', async () => {
+    const r = await run('ctr', ['--address', d.address, 'run', '--rm', '--fifo-dir', fifo, '--cgroup', `${cgroup}/t6`, IMAGE, 't6', 'sh'],
+      { input: 'echo from-stdin; exit 4\n' });
+    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.stdout, 'from-stdin\n');
+    // `script` gives ctr a terminal; the container sees a pty.
+    const tty = await run('script', ['-qc', `ctr --address ${d.address} run -t --rm --fifo-dir ${fifo} --cgroup ${cgroup}/t7 ${IMAGE} t7 tty`, '/dev/null']);
+    assert.equal(tty.code, 0, tty.stderr);
+    assert.match(tty.stdout, /\/dev\/pts\/\d+/);
+    assert.doesNotMatch(tty.stdout, /resize pty/);
+  });
+
   it('runs detached: task ls, exec, kill, delete, containers rm', async () => {
     assert.equal((await ctrRun(['-d'], 't2', ['sleep', '1000'])).code, 0);
     assert.match((await ctr(['task', 'ls'])).stdout, /^t2\s+\d+\s+RUNNING$/m);
@@ -101,6 +114,7 @@ describe('berth-runtimed with the real ctr', { timeout: 240_000 }, () => {
     const busy = await ctr(['task', 'delete', 't2']);
     assert.notEqual(busy.code, 0);
     assert.match(busy.stderr, /must be stopped|running/);
+    await assert.rejects(d.client.containers.delete('t2'), /it has a task/);
     assert.equal((await ctr(['task', 'kill', '-s', 'SIGKILL', 't2'])).code, 0);
     await waitFor(async () => /^t2\s+\d+\s+STOPPED$/m.test((await ctr(['task', 'ls'])).stdout), 't2 to stop', 10_000);
     const del = await ctr(['task', 'delete', 't2']);
@@ -216,5 +230,30 @@ describe('berth-runtimed with the real ctr', { timeout: 240_000 }, () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--snapshotter zfs: must be overlayfs or native/);
     await d.restart();
+  });
+});
+
+describe('berth-runtimed with an external Redis (--redis-url)', { timeout: 120_000 }, () => {
+  it('runs its jobs there and starts no Redis of its own', async () => {
+    using dir = tempDir('berth-rt-redis-');
+    const sock = path.join(dir.path, 'redis.sock');
+    const redis = spawn('redis-server', ['--port', '0', '--unixsocket', sock, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    try {
+      await waitFor(async () => (await run('redis-cli', ['-s', sock, 'ping'])).stdout.trim() === 'PONG', 'the test redis', 10_000);
+      const d = await startTestDaemon(path.join(dir.path, 'd'), ['--redis-url', `unix://${sock}`, '--spare-shims', '0']);
+      try {
+        assert.ok(!existsSync(path.join(d.state, 'redis')), 'no private redis');
+        const c = d.client.withNamespace('berth');
+        const r = await c.pull({ ref: IMAGE, skipUnpack: true });
+        assert.equal(r.name, IMAGE);
+        const keys = (await run('redis-cli', ['-s', sock, '--scan', '--pattern', 'berth:*'])).stdout;
+        assert.match(keys, /^berth:[0-9a-f-]+:runtimed:/m, 'the queue lives in the given redis');
+        await c.images.delete(IMAGE, true);
+      } finally {
+        await cleanupTestDaemon(d);
+      }
+    } finally {
+      await stopProcess(redis);
+    }
   });
 });

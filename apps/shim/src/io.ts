@@ -71,8 +71,8 @@ export class ProcessIO {
         this.stdinWriter.on('error', () => {});
         fds.stdin = p.container;
       }
+      // Output always goes through the shim, even with no target: attach clients may come.
       for (const stream of ['stdout', 'stderr'] as const) {
-        if (this.sinks[stream].length === 0 && this.targets[stream].kind === 'none') continue;
         const p = makePipe(pipeDir, 'output');
         this.containerFds.push(p.container);
         this.addSource(new net.Socket({ fd: p.shim, readable: true, writable: false }), stream);

@@ -135,7 +135,7 @@ export class Shim implements Handler {
       task.on('exit', (e) => this.server.publish('exit', e));
       task.on('oom', (e) => this.server.publish('oom', e));
       this.task = task;
-      this.log.info({ pid }, 'created');
+      this.log.info({ initPid: pid }, 'created');
       return pid;
     } finally {
       this.creating = false;

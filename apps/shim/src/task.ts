@@ -264,7 +264,7 @@ export class Task extends EventEmitter<TaskEvents> implements ProcessOwner {
   }
 
   announceExit(proc: ShimProcess, exit: ExitStatus): void {
-    this.log.info({ execId: proc.execId || undefined, pid: proc.pid, status: exit.status, signal: exit.signal }, 'exited');
+    this.log.info({ execId: proc.execId || undefined, processPid: proc.pid, status: exit.status, signal: exit.signal }, 'exited');
     if (!proc.execId && !this.ownPidNamespace) {
       // Without its own pid namespace the container's other processes outlive the init; containerd kills them.
       void this.runtime.kill(this.id, 9, { all: true }).catch(() => {});

@@ -11,6 +11,9 @@ import { formatRfc3339Nano, nowNs } from './time.ts';
 /** Docker's copier cuts lines longer than this into partial entries. */
 export const MAX_LINE = 16 * 1024;
 
+/** Anything JSON (or Go's HTML-safe encoding) would escape, and any non-ASCII byte (decoded by the slow path). */
+const NEEDS_ESCAPE = /[\x00-\x09\x0b-\x1f"\\<>&\x7f-\xff]/;
+
 export class JsonFileWriter {
   readonly path: string;
   readonly maxSize: number;
@@ -42,29 +45,31 @@ export class JsonFileWriter {
     this.writeEncoded([encodeEntry(stream, log, formatRfc3339Nano(timeNs))]);
   }
 
-  /** Writes entries already encoded by encodeEntry, batching them into as few write(2) calls as rotation allows. */
-  writeEncoded(lines: string[]): void {
-    if (this.closed) return;
-    let batch = '';
+  /**
+   * Writes entries already encoded by encodeEntry, in as few write(2) calls as rotation allows. `ascii`: every
+   * entry is pure ASCII (its length is its size in bytes).
+   */
+  writeEncoded(lines: string[], ascii = false): void {
+    if (this.closed || lines.length === 0) return;
+    let from = 0;
     let batchBytes = 0;
-    for (const line of lines) {
+    for (let i = 0; i < lines.length; i++) {
       if (this.maxSize > 0 && this.size + batchBytes >= this.maxSize) {
-        this.flush(batch);
-        batch = '';
+        this.flush(lines, from, i, ascii);
+        from = i;
         batchBytes = 0;
         this.rotate();
       }
-      const n = Buffer.byteLength(line);
-      batch += line;
-      batchBytes += n;
-      this.entries++;
+      batchBytes += ascii ? lines[i]!.length : Buffer.byteLength(lines[i]!);
     }
-    this.flush(batch);
+    this.flush(lines, from, lines.length, ascii);
+    this.entries += lines.length;
   }
 
-  private flush(batch: string): void {
-    if (batch.length === 0) return;
-    const buf = Buffer.from(batch, 'utf8');
+  private flush(lines: string[], from: number, to: number, ascii: boolean): void {
+    if (to <= from) return;
+    const text = from === 0 && to === lines.length ? lines.join('') : lines.slice(from, to).join('');
+    const buf = Buffer.from(text, ascii ? 'latin1' : 'utf8');
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off);
     this.size += buf.length;
@@ -124,6 +129,21 @@ export class LineSplitter {
     const data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = undefined;
     const time = formatRfc3339Nano(timeNs);
+    const lastNl = data.lastIndexOf(10);
+    // Fast path for the common case: complete lines of plain ASCII that need no escaping but the newline.
+    if (lastNl >= 0 && lastNl < data.length && !(data.length - lastNl - 1 >= MAX_LINE)) {
+      const text = data.latin1Slice(0, lastNl);
+      if (!NEEDS_ESCAPE.test(text)) {
+        const parts = text.split('\n');
+        if (parts.every((p) => p.length < MAX_LINE)) {
+          const head = '{"log":"';
+          const tail = `\\n","stream":"${this.stream}","time":"${time}"}\n`;
+          this.writer.writeEncoded(parts.map((p) => head + p + tail), true);
+          if (lastNl + 1 < data.length) this.pending = Buffer.from(data.subarray(lastNl + 1));
+          return;
+        }
+      }
+    }
     const lines: string[] = [];
     let start = 0;
     while (start < data.length) {

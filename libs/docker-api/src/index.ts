@@ -16,5 +16,5 @@ export type { ExecApi } from './api/exec.ts';
 export type { SystemApi } from './api/system.ts';
 export {
   Demuxer, StdStream, StreamSystemError, demuxStream, jsonLines, muxFrame,
-  MEDIA_TYPE_MULTIPLEXED_STREAM, MEDIA_TYPE_RAW_STREAM, type StdStreamId,
+  MEDIA_TYPE_MULTIPLEXED_STREAM, MEDIA_TYPE_RAW_STREAM, type ByteSource, type JsonReviver, type StdStreamId,
 } from './stream.ts';

@@ -40,6 +40,12 @@ export class Demuxer {
   }
 }
 
+/** JSON.parse's reviver, with the source-text context Node 24 passes as a third argument. */
+export type JsonReviver = (this: unknown, key: string, value: unknown, context?: { source?: string }) => unknown;
+
+/** What the stream helpers read: a Readable, any async iterable, or an array of chunks. */
+export type ByteSource = AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
+
 /** Thrown when the daemon sends an in-band error frame (stream 3). */
 export class StreamSystemError extends Error {}
 
@@ -47,7 +53,7 @@ export class StreamSystemError extends Error {}
  * Copies a multiplexed stream to `stdout`/`stderr`, honouring their back-pressure. Resolves when the source
  * ends; rejects on a system-error frame.
  */
-export async function demuxStream(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, stdout: Writable, stderr: Writable): Promise<void> {
+export async function demuxStream(source: ByteSource, stdout: Writable, stderr: Writable): Promise<void> {
   const d = new Demuxer();
   for await (const chunk of source) {
     for (const f of d.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) {
@@ -58,8 +64,12 @@ export async function demuxStream(source: AsyncIterable<Buffer | string> | Itera
   }
 }
 
-/** Splits a byte stream into JSON values, one per line (pull/push/build progress, events, stats). */
-export async function* jsonLines<T = unknown>(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<T> {
+/**
+ * Splits a byte stream into JSON values, one per line (pull/push/build progress, events, stats). `reviver`
+ * is JSON.parse's (its third argument carries the value's source text, for numbers beyond 2^53 such as
+ * events' `timeNano`).
+ */
+export async function* jsonLines<T = unknown>(source: ByteSource, reviver?: JsonReviver): AsyncGenerator<T> {
   let rest = '';
   const decoder = new TextDecoder();
   for await (const chunk of source) {
@@ -68,12 +78,12 @@ export async function* jsonLines<T = unknown>(source: AsyncIterable<Buffer | str
     while ((nl = rest.indexOf('\n')) >= 0) {
       const line = rest.slice(0, nl).trim();
       rest = rest.slice(nl + 1);
-      if (line) yield JSON.parse(line) as T;
+      if (line) yield JSON.parse(line, reviver) as T;
     }
   }
   rest += decoder.decode();
   // Some daemons (and older API versions) send concatenated JSON without newlines.
-  for (const piece of splitConcatenatedJson(rest.trim())) yield JSON.parse(piece) as T;
+  for (const piece of splitConcatenatedJson(rest.trim())) yield JSON.parse(piece, reviver) as T;
 }
 
 function splitConcatenatedJson(text: string): string[] {

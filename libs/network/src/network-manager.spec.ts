@@ -109,20 +109,29 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
     assert.equal((await run('ip', ['link', 'show', `${env.tag}a`])).code, 1);
   });
 
-  it('publishes ports: loopback through the proxy, host addresses by DNAT, reachable from other containers', async () => {
+  it('publishes ports: the host (loopback included) and other hosts by DNAT, other containers through the proxy', async () => {
     const outside = await outsideHost(env, 'p');
     const free = await freePort();
+    const udpPort = await freePort();
     const web = await m.createSandbox(spec(env, 'pub', 'bridge', {
-      portBindings: { '80/tcp': [{ hostIp: '', hostPort: String(free) }] }, exposedPorts: ['80/tcp', '443/tcp'], publishAllPorts: true,
+      portBindings: { '80/tcp': [{ hostIp: '', hostPort: String(free) }], '53/udp': [{ hostPort: String(udpPort) }] },
+      exposedPorts: ['80/tcp', '443/tcp'], publishAllPorts: true,
     }));
-    const other = await m.createSandbox(spec(env, 'other', 'bridge'));
+    const other = await m.createSandbox(spec(env, 'other', 'bridge', { links: [{ containerId: web.containerId, alias: 'webalias' }] }));
     const echo = await echoPeer(web.netnsPath!, 80);
+    const udpEcho = (await import('node:child_process')).spawn('nsenter', [`--net=${web.netnsPath}`, 'socat', 'UDP-LISTEN:53,fork', 'SYSTEM:echo $SOCAT_PEERADDR'], { stdio: 'ignore' });
     try {
       assert.equal(web.ports.find((p) => p.containerPort === 80)!.hostPort, free);
       const ephemeral = web.ports.find((p) => p.containerPort === 443)!;
       assert.ok(ephemeral.hostPort >= 1024 && ephemeral.hostPort !== free);
-      // The container sees who connected: the bridge gateway means berth's proxy relayed it, anything else DNAT.
+      // The container sees who connected: the bridge's address for loopback (masqueraded) and for the proxy.
+      const dnatPackets = async () => {
+        const out = (await run('iptables', ['-w', '-t', 'nat', '-L', `${env.prefix}-DNAT`, '-v', '-x', '-n'])).stdout;
+        return Number(out.split('\n').find((l) => l.includes(`dpt:${free}`))?.trim().split(/\s+/)[0] ?? -1);
+      };
+      const before = await dnatPackets();
       assert.equal(await readLine(undefined, '127.0.0.1', free), env.subnet.gateway);
+      assert.ok((await dnatPackets()) > before, 'loopback went through the DNAT rule');
       assert.equal(await readLine(undefined, outside.hostIp, free), outside.hostIp);
       assert.equal(await readLine(outside.netns, outside.hostIp, free), outside.ip);
       // From another container through the host (the gateway, another host address): relayed by the proxy.
@@ -131,6 +140,19 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
       // Not published: the outside host cannot reach the container directly, even with a route to it.
       await inNetns(outside.netns, ['ip', 'route', 'add', env.subnet.subnet, 'via', outside.hostIp]);
       assert.equal(await readLine(outside.netns, web.endpoints[0]!.ip, 80), '');
+      // UDP: loopback and another host, by DNAT as for TCP.
+      const udp = async (ns: string | undefined, host: string) => {
+        const args = ['socat', '-T', '2', '-', `UDP:${host}:${udpPort}`];
+        for (let i = 0; i < 20; i++) {
+          const r = ns ? await run('nsenter', [`--net=${ns}`, ...args], { input: 'x\n' }) : await run(args[0]!, args.slice(1), { input: 'x\n' });
+          if (r.stdout.trim()) return r.stdout.trim();
+        }
+        return '';
+      };
+      assert.equal(await udp(undefined, '127.0.0.1'), env.subnet.gateway);
+      assert.equal(await udp(outside.netns, outside.hostIp), outside.ip);
+      // A legacy link names the target in /etc/hosts.
+      assert.match(readFileSync(other.hostsPath, 'utf8'), new RegExp(`^${web.endpoints[0]!.ip.replaceAll('.', '\\.')}\\twebalias `, 'm'));
       // The default bridge has no embedded DNS: the host's resolvers, loopback ones filtered (none left → fallback).
       assert.doesNotMatch(readFileSync(web.resolvConfPath, 'utf8'), /127\./);
       // A port taken is refused with Docker's message, and nothing is left of the attempt.
@@ -140,6 +162,7 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
       assert.equal((await run('ls', [path.join(env.execRoot, 'netns')])).stdout.trim().split('\n').length, 2);
     } finally {
       await stopProcess(echo);
+      await stopProcess(udpEcho);
       await m.releaseSandbox(web.containerId);
       await m.releaseSandbox(other.containerId);
       await outside.close();

@@ -36,6 +36,8 @@ export interface NetworkManagerOptions {
   defaultAddressPools?: { base: string; size: number }[];
   /** Manage iptables rules (dockerd's `--iptables`), default true. */
   iptables?: boolean;
+  /** Turn on the host's IPv4 forwarding if it is off (dockerd's `--ip-forward`), default true. */
+  ipForward?: boolean;
   iptablesVariant?: IptablesVariant;
   /** Containers reach published ports through the host via a proxy (dockerd's `--userland-proxy`), default true. */
   userlandProxy?: boolean;
@@ -255,7 +257,7 @@ export class NetworkManager {
     const records = this.store.loadNetworks();
     for (const r of records) this.reg.addNetwork(r);
     await this.ensurePredefined(records);
-    if (this.opts.iptables ?? true) enableForwarding(this.log);
+    if (this.opts.ipForward ?? true) enableForwarding(this.log);
     for (const n of this.reg.networks.values()) await this.bringUp(n);
     await this.restoreSandboxes();
     await this.removeStrays();

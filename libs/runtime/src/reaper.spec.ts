@@ -5,6 +5,8 @@ import { tempDir, waitFor } from '@berth/testing';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { markForeign, setChildSubreaper, startReaper, waitExit, type ExitStatus, type Reaper } from './exits.ts';
 import { Fixture } from './test-support.ts';
@@ -26,13 +28,20 @@ describe('subreaper', () => {
   });
 
   it('reaps orphans re-parented to it and reports them', async () => {
-    const r = await fx.run(['sh', '-c', 'sleep 0.3 & echo $!'], (s) => {
+    const id = fx.id();
+    const bundle = fx.bundle(id, fx.spec(id, ['sh', '-c', 'sleep 0.3 & echo $! > /dev/shm/orphan'], (s) => {
       s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'pid');
-    });
-    assert.equal(r.status, 0);
-    const orphan = Number(r.stdout.trim());
+      s.mounts = s.mounts!.filter((m) => m.destination !== '/dev/shm');
+      s.mounts.push({ destination: '/dev/shm', type: 'bind', source: tmp.path, options: ['rbind'] });
+    }));
+    const { pid } = await fx.rt.create(id, { bundle });
+    const exited = waitExit(pid);
+    await fx.rt.start(id);
+    assert.equal((await exited).status, 0);
+    const orphan = Number(readFileSync(path.join(tmp.path, 'orphan'), 'utf8'));
     await waitFor(() => orphans.has(orphan), `orphan ${orphan} to be reaped`, 5_000);
     assert.deepEqual(orphans.get(orphan), { exitCode: 0, signal: null, status: 0 });
+    await fx.rt.delete(id);
   });
 
   it('keeps the status of its own containers when the sweep reaps them first', async () => {

@@ -23,6 +23,9 @@ export function parseStdio(value: string | undefined, field = 'stdio'): StdioTar
   } catch {
     throw new InvalidArgumentError(`${field} ${JSON.stringify(value)}: expected an absolute path or a file:// or jsonfile:// URI`);
   }
+  if (!['file:', 'fifo:', 'jsonfile:'].includes(url.protocol)) {
+    throw new InvalidArgumentError(`${field} ${JSON.stringify(value)}: unsupported scheme ${url.protocol} (use file:// or jsonfile://)`);
+  }
   const file = decodeURIComponent(url.pathname);
   if (url.host !== '' || !file.startsWith('/')) {
     throw new InvalidArgumentError(`${field} ${JSON.stringify(value)}: the URI must name an absolute path (three slashes)`);
@@ -32,12 +35,10 @@ export function parseStdio(value: string | undefined, field = 'stdio'): StdioTar
       return { kind: 'file', path: file };
     case 'fifo:':
       return { kind: 'fifo', path: file };
-    case 'jsonfile:': {
+    default: {
       const opts = parseJsonFileOptions(Object.fromEntries(url.searchParams));
       return { kind: 'jsonfile', path: file, ...opts };
     }
-    default:
-      throw new InvalidArgumentError(`${field} ${JSON.stringify(value)}: unsupported scheme ${url.protocol} (use file:// or jsonfile://)`);
   }
 }
 

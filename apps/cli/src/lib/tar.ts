@@ -94,7 +94,7 @@ export class TarWriter {
 }
 
 /** Reads entries from a tar stream; `onEntry` receives each header and its body (consume or ignore it). */
-export async function readTar(source: Readable | AsyncIterable<Buffer>,
+export async function readTar(source: Readable | AsyncIterable<Buffer> | Iterable<Buffer>,
   onEntry: (e: TarEntry, body: Buffer) => Promise<void> | void): Promise<void> {
   let buf = Buffer.alloc(0);
   let paxPath: string | undefined;

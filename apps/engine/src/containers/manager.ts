@@ -254,6 +254,18 @@ export class ContainerManager {
 
   async start(ref: string, opts: { resetRestart?: boolean } = {}): Promise<void> {
     const c = this.get(ref);
+    try {
+      await this.startOnce(c, opts);
+    } catch (err) {
+      // dockerd removes an auto-remove container whose start failed (`docker run --rm` waits for that).
+      if (c.rec.HostConfig.AutoRemove && !c.hasTask && !(err instanceof NotModifiedError) && !(err instanceof ConflictError)) {
+        void this.remove(c.id, { force: true, volumes: true }).catch((e: unknown) => this.log.warn({ containerId: c.id, err: e }, 'auto-remove after a failed start failed'));
+      }
+      throw err;
+    }
+  }
+
+  private async startOnce(c: Container, opts: { resetRestart?: boolean }): Promise<void> {
     await c.locked(async () => {
       c.assertNotRemoving();
       if (c.paused) throw new ConflictError('cannot start a paused container, try unpause instead');

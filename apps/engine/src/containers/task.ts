@@ -90,12 +90,16 @@ export class TaskRunner {
       throw wrap(err, `start container ${id}: its filesystem`);
     }
     await this.forgetRuntime(id);
+    const t0 = performance.now();
+    const lap = (step: string) => this.deps.log.debug({ containerId: id, step, ms: Math.round(performance.now() - t0) }, 'start step');
     let network: NetworkAttachment | undefined;
     let mountsDone = false;
     let containerCreated = false;
     let taskCreated = false;
     try {
+      lap('snapshot mounts');
       network = await networking.attach(c.view());
+      lap('network');
       const userMounts = await this.resolveMounts(c);
       mountsDone = true;
       const dirs = layerDirs(rootfs);
@@ -125,6 +129,7 @@ export class TaskRunner {
           cgroupV2: this.deps.cgroupV2,
         },
       });
+      lap('spec');
       await rt.containers.create({
         id,
         image: c.rec.ImageName,
@@ -135,6 +140,7 @@ export class TaskRunner {
         snapshotKey: c.rec.SnapshotKey,
       });
       containerCreated = true;
+      lap('containers.create');
 
       const stdin = c.rec.Config.OpenStdin ? await this.ensureStdin(c) : '';
       const log = this.logUri(c);
@@ -144,9 +150,11 @@ export class TaskRunner {
         containerId: id, rootfs, stdin, stdout: log, stderr: tty ? '' : log, terminal: tty,
       });
       taskCreated = true;
+      lap('tasks.create');
       c.stdinConsumerReady?.();
       await networking.started?.({ ...c.view(), pid: created.pid, running: true });
       await rt.tasks.start(id);
+      lap('tasks.start');
       return created.pid;
     } catch (err) {
       if (taskCreated) await rt.tasks.delete(id).catch(() => undefined);

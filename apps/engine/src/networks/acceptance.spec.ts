@@ -194,7 +194,9 @@ describe('networks and volumes through the docker CLI (issue 9 acceptance)', { c
     await ok('volume', 'rm', 'keep');
     await stopProcess(berthd!, 20_000);
     const links = JSON.parse((await run('ip', ['-j', 'link', 'show'])).stdout) as { ifname: string; master?: string }[];
-    assert.deepEqual(links.filter((l) => l.ifname.startsWith(bridge) && l.ifname !== outside.hostIf || l.master?.startsWith(bridge)).map((l) => l.ifname), []);
+    const ours = (l: { ifname: string; master?: string }) =>
+      (l.ifname.startsWith(bridge) && l.ifname !== outside.hostIf) || !!l.master?.startsWith(bridge);
+    assert.deepEqual(links.filter(ours).map((l) => l.ifname), []);
     const rules = (await run('iptables-save', [])).stdout.split('\n').filter((l) => l.includes(prefix));
     assert.deepEqual(rules, []);
     const ns = path.join(execRoot, 'netns');

@@ -30,6 +30,8 @@ export class BridgeNetworking implements Networking {
   }): Promise<void> {
     const hc = req.hostConfig;
     const mode = modeOf(hc.NetworkMode);
+    // Docker records the default mode by its network's name.
+    if (mode === 'bridge') hc.NetworkMode = 'bridge';
     if (mode.startsWith('container:')) {
       const ref = mode.slice('container:'.length);
       if (!ref) throw new InvalidArgumentError('invalid network mode: container: needs a container name or id');

@@ -26,6 +26,7 @@ export function isSpecialMode(mode: string): boolean {
 
 export class ContainerNetworks {
   private readonly dir: string;
+  private readonly cache = new Map<string, Overlay>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -58,26 +59,33 @@ export class ContainerNetworks {
     this.write(c.id, o);
   }
 
-  /** A network was renamed away or removed under a stopped container: forget it. */
+  /** The container is gone. */
   forget(containerId: string): void {
     rmSync(this.file(containerId), { force: true });
+    this.cache.delete(containerId);
   }
 
   private file(id: string): string {
     return path.join(this.dir, `${id}.json`);
   }
 
+  /** Read once per container and kept (inspect and `ps` ask for every container). */
   private read(id: string): Overlay {
+    const cached = this.cache.get(id);
+    if (cached) return structuredClone(cached);
     const f = this.file(id);
-    if (!existsSync(f)) return { added: {}, removed: [] };
-    try {
-      return JSON.parse(readFileSync(f, 'utf8')) as Overlay;
-    } catch {
-      return { added: {}, removed: [] };
+    let o: Overlay = { added: {}, removed: [] };
+    if (existsSync(f)) {
+      try {
+        o = JSON.parse(readFileSync(f, 'utf8')) as Overlay;
+      } catch { /* unreadable: as if none */ }
     }
+    this.cache.set(id, o);
+    return structuredClone(o);
   }
 
   private write(id: string, o: Overlay): void {
     writeAtomic(this.file(id), JSON.stringify(o), 0o600);
+    this.cache.set(id, o);
   }
 }

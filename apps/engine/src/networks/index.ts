@@ -28,6 +28,7 @@ export function managerOptions(host: ExtensionHost): NetworkManagerOptions {
     },
     defaultAddressPools: c.defaultAddressPools,
     iptables: c.iptables,
+    ipForward: c.ipForward,
     userlandProxy: c.userlandProxy,
     dns: c.dns,
     dnsSearch: c.dnsSearch,

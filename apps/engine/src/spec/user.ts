@@ -79,8 +79,9 @@ export function resolveUser(spec: string, groupAdd: string[], files: { passwd?: 
     if (name) for (const g of groups) if (g.members.includes(name)) additional.add(g.gid);
   }
   for (const g of groupAdd) additional.add(lookupGroup(g, groups));
-  additional.delete(gid);
-  return { uid, gid, additionalGids: [...additional].sort((a, b) => a - b), home: entry?.home || '/' };
+  // The primary group is listed too, as containerd's WithAdditionalGIDs does (`id` shows groups=0(root),10(wheel)).
+  if (additional.size > 0 || groupAdd.length > 0 || entry) additional.add(gid);
+  return { uid, gid, additionalGids: [...additional].sort((a, b) => (a === gid ? -1 : b === gid ? 1 : a - b)), home: entry?.home || '/' };
 }
 
 function lookupGroup(g: string, groups: GroupEntry[]): number {

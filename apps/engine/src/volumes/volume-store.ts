@@ -232,12 +232,18 @@ function rfc3339Seconds(d: Date): string {
   return `${d.toISOString().slice(0, 19)}Z`;
 }
 
+/** Bytes in the volume's files, as Docker counts them (directories themselves count nothing). */
 function diskUsage(dir: string): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn('du', ['-sb', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const child = spawn('find', [dir, '!', '-type', 'd', '-printf', '%s\\n'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let total = 0;
+    let rest = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      const lines = (rest + d).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) total += Number(l) || 0;
+    });
     child.once('error', () => resolve(0));
-    child.once('close', () => resolve(Number(out.split(/\s/)[0]) || 0));
+    child.once('close', () => resolve(total + (Number(rest) || 0)));
   });
 }

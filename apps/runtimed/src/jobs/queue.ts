@@ -104,10 +104,9 @@ export class JobQueue {
     }
   }
 
-  /** Queues a garbage collection after `delayMs`; one pending collection absorbs later requests. */
-  scheduleGc(delayMs: number): void {
-    this.queue.add('gc', {}, { jobId: 'gc-scheduled', delay: delayMs, removeOnComplete: true, removeOnFail: true })
-      .catch((err: unknown) => this.log.error({ err }, 'schedule garbage collection'));
+  /** Queues a garbage collection job after `delayMs` (the collector coalesces requests; every call is one job). */
+  async scheduleGc(delayMs: number): Promise<void> {
+    await this.queue.add('gc', {}, { delay: delayMs, removeOnComplete: true, removeOnFail: true });
   }
 
   async close(): Promise<void> {

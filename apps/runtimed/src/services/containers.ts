@@ -5,7 +5,9 @@ import { FailedPreconditionError } from '@berth/errdefs';
 import type { Context } from '../context.ts';
 
 /** `hasTask`: a container whose task still exists is not deleted (its rootfs snapshot is mounted). */
-export function addContainersService(server: grpc.Server, ctx: Context, hasTask: (ns: string, id: string) => boolean, hooks: ServerHooks): void {
+export function addContainersService(
+  server: grpc.Server, ctx: Context, hasTask: (ns: string, id: string) => boolean, hooks: ServerHooks,
+): void {
   addService(server, 'containerd.services.containers.v1.Containers', {
     Get: unary((req: { id: string }, call) => ({ container: ctx.containers.get(call.namespace(), req.id) })),
     List: unary((req: { filters: string[] }, call) => ({ containers: ctx.containers.list(call.namespace(), req.filters) })),

@@ -54,6 +54,7 @@ export class TaskManager {
   private readonly pool: SparePool;
   private readonly live = new Map<string, Live>();
   private closed = false;
+  private poolStarted: Promise<void> = Promise.resolve();
 
   constructor(ctx: Context, store: TaskStore, opts: TaskManagerOptions) {
     this.ctx = ctx;
@@ -94,17 +95,21 @@ export class TaskManager {
         this.log.warn({ err, containerId: record.containerId }, 'state of reconnected shim');
       }
     }));
-    await this.pool.start();
+    // Spares are adopted or launched in the background: serving must not wait for Node processes to start
+    // (a claim before the pool is ready launches a shim directly).
+    this.poolStarted = this.pool.start().catch((err: unknown) => this.log.warn({ err }, 'start the spare shim pool'));
   }
 
   /** Waits for the spare pool (tests, benchmarks). */
-  waitSpares(n?: number): Promise<void> {
-    return this.pool.waitReady(n);
+  async waitSpares(n?: number): Promise<void> {
+    await this.poolStarted;
+    await this.pool.waitReady(n);
   }
 
   /** Leaves every task running: closes connections and shuts only the unclaimed spares down. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.poolStarted;
     await this.pool.close();
     for (const l of this.live.values()) l.shim?.close();
   }
@@ -348,6 +353,11 @@ export class TaskManager {
   }
 
   async resizePty(ns: string, id: string, execId: string, width: number, height: number): Promise<void> {
+    // ctr resizes to its own terminal's size, 0×0 when it has none (a pipe, `script`): nothing to set then.
+    if (width === 0 || height === 0) {
+      await this.requireShim(ns, id, 'resize pty of task');
+      return;
+    }
     await (await this.requireShim(ns, id, 'resize pty of task')).resizePty(width, height, execId || undefined);
   }
 

@@ -21,8 +21,7 @@ class SummaryRow {
     this.TotalCount = String(total);
     this.Active = String(active);
     this.Size = humanSize(size);
-    const pct = size > 0 ? Math.floor((reclaimable * 100) / size) : 0;
-    this.Reclaimable = percent ? `${humanSize(reclaimable)} (${pct}%)` : humanSize(reclaimable);
+    this.Reclaimable = percent && size > 0 ? `${humanSize(reclaimable)} (${Math.floor((reclaimable * 100) / size)}%)` : humanSize(reclaimable);
   }
 
   toJSON(): Record<string, string> {
@@ -77,7 +76,9 @@ export default class SystemDf extends Command {
     this.ctx.out(renderList(imgTable, imgTable, imageRows(du.Images ?? [], true, false, false), IMAGE_HEADERS));
     this.log('\nContainers space usage:\n');
     const ctrTable = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}';
-    this.ctx.out(renderList(ctrTable, ctrTable, (du.Containers ?? []).map((c) => new ContainerContext(c, true)), CONTAINER_HEADERS));
+    // docker's verbose df shows each container's own size, without the image's "virtual" part
+    const ctrs = (du.Containers ?? []).map((c) => new ContainerContext({ ...c, SizeRootFs: 0 }, true));
+    this.ctx.out(renderList(ctrTable, ctrTable, ctrs, CONTAINER_HEADERS));
     this.log('\nLocal Volumes space usage:\n');
     const volRows = (du.Volumes ?? []).map((v) => ({
       Name: v.Name, Links: String(v.UsageData?.RefCount ?? 0), Size: humanSize(v.UsageData?.Size ?? 0),

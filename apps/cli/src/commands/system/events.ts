@@ -29,7 +29,10 @@ export default class SystemEvents extends Command {
         since: flags.since ? parseTimestamp(flags.since) : undefined, until: flags.until ? parseTimestamp(flags.until) : undefined,
         filters: parseFilters(flags.filter),
       }, ac.signal);
-      for await (const ev of jsonLines<EventMessage>(body)) {
+      // timeNano exceeds 2^53: keep its digits exact
+      const exact = (key: string, value: unknown, context?: { source?: string }) =>
+        (key === 'timeNano' && context?.source ? BigInt(context.source) : value);
+      for await (const ev of jsonLines<EventMessage>(body, exact)) {
         stdout().write(template ? `${execute(template, ev)}\n` : `${formatEvent(ev)}\n`);
       }
     } catch (err) {
@@ -42,7 +45,8 @@ export default class SystemEvents extends Command {
 
 /** docker's default event line: `2024-01-02T15:04:05.000000000Z container start abc… (image=busybox, name=x)`. */
 export function formatEvent(ev: EventMessage): string {
-  const nanos = BigInt(ev.timeNano ?? ev.time * 1e9);
+  const tn = ev.timeNano as number | bigint | undefined;
+  const nanos = typeof tn === 'bigint' ? tn : BigInt(tn ?? ev.time * 1e9);
   const secs = Number(nanos / 1_000_000_000n);
   const frac = String(nanos % 1_000_000_000n).padStart(9, '0');
   const d = new Date(secs * 1000);

@@ -35,11 +35,14 @@ function compare(a: unknown, b: unknown): number {
 /** JSON as docker's `json` function writes it (no HTML escaping, no trailing newline). */
 export function toJson(v: unknown): string {
   if (v === NO_VALUE || v === undefined || v === NIL_MAP || v === NIL_SLICE) return 'null';
-  const s = JSON.stringify(v, (_k, x: unknown) => (x === NO_VALUE ? null : x)) ?? 'null';
+  const s = JSON.stringify(v, (_k, x: unknown) => (x === NO_VALUE ? null : typeof x === 'bigint' ? rawJson(x.toString()) : x)) ?? 'null';
   // A formatting context marshals itself with json.Marshal, which escapes HTML characters.
   const marshaler = typeof v === 'object' && v !== null && typeof (v as { toJSON?: unknown }).toJSON === 'function';
   return marshaler ? escapeHtml(s) : s;
 }
+
+/** JSON.rawJSON (Node 21+): emits big integers digit for digit. */
+const rawJson = (JSON as unknown as { rawJSON: (text: string) => unknown }).rawJSON;
 
 function escapeHtml(json: string): string {
   return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
