@@ -92,6 +92,20 @@ describe('writer', () => {
     assert.equal(statSync(file).mode & 0o777, 0o640);
   });
 
+  test('whole-chunk encoding matches entry by entry encoding (escapes, tabs, CR, non-ASCII)', () => {
+    using dir = tempDir();
+    const file = path.join(dir.path, 'c.log');
+    const w = JsonFileWriter.open(file);
+    const out = new LineSplitter('stderr', w);
+    const lines = ['plain\n', 'tab\there\r\n', 'q"uo\\te <b>&amp;\n', '\x01ctl\x1f\n', 'héllo wörld\n', '\n', 'bad \xff byte\n'];
+    const time = '2023-11-14T22:13:20Z';
+    out.write(Buffer.concat(lines.slice(0, 4).map((l) => Buffer.from(l))), T0);
+    out.write(Buffer.from(lines.slice(4).join('')), T0);
+    w.close();
+    const expected = lines.map((l) => encodeEntry('stderr', Buffer.from(l).toString('utf8'), time)).join('');
+    assert.equal(readFileSync(file, 'utf8'), expected);
+  });
+
   test('rotates at max-size keeping max-file files, oldest dropped', () => {
     using dir = tempDir();
     const file = path.join(dir.path, 'c.log');
@@ -212,7 +226,10 @@ describe('reader', () => {
     await reading;
     w.close();
     assert.equal(got.at(-1), 'end\n');
-    assert.ok(got.length >= 15, `got ${got.length}`);
+    // A follower that misses a truncation (two within one poll) loses those lines, as Docker's does; order holds.
+    const nums = got.slice(0, -1).map((l) => Number(/\d+/.exec(l)![0]));
+    for (let i = 1; i < nums.length; i++) assert.ok(nums[i]! > nums[i - 1]!, `order: ${nums.join(',')}`);
+    assert.ok(got.length >= 5, `got ${got.length}`);
   });
 
   test('follow waits for a file that does not exist yet; rename detection with renamed files', async () => {

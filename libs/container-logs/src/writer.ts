@@ -4,15 +4,20 @@
 // truncated instead. Writes are synchronous appends to the page cache (no fsync): one write(2) per batch of
 // entries, so the writer's throughput is what bounds a container writing at full speed.
 import { closeSync, fstatSync, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs';
-import { encodeEntry, type LogStream } from './entry.ts';
+import { isAscii } from 'node:buffer';
+import { encodeEntry, jsonString, type LogStream } from './entry.ts';
 import type { JsonFileOptions } from './options.ts';
 import { formatRfc3339Nano, nowNs } from './time.ts';
 
 /** Docker's copier cuts lines longer than this into partial entries. */
 export const MAX_LINE = 16 * 1024;
 
-/** Anything JSON (or Go's HTML-safe encoding) would escape, and any non-ASCII byte (decoded by the slow path). */
-const NEEDS_ESCAPE = /[\x00-\x09\x0b-\x1f"\\<>&\x7f-\xff]/;
+/** ASCII that JSON (with Go's HTML-safe extras) escapes; newlines are entry boundaries, never inside one. */
+const ESCAPE_TEST = /[\x00-\x09\x0b-\x1f"\\<>&]/;
+const ESCAPE_ALL = /[\x00-\x09\x0b-\x1f"\\<>&]/g;
+const ESCAPES: Record<string, string> = Object.fromEntries(
+  [...Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)), '"', '\\', '<', '>', '&'].map((c) => [c, jsonString(c).slice(1, -1)]),
+);
 
 export class JsonFileWriter {
   readonly path: string;
@@ -130,18 +135,18 @@ export class LineSplitter {
     this.pending = undefined;
     const time = formatRfc3339Nano(timeNs);
     const lastNl = data.lastIndexOf(10);
-    // Fast path for the common case: complete lines of plain ASCII that need no escaping but the newline.
-    if (lastNl >= 0 && lastNl < data.length && !(data.length - lastNl - 1 >= MAX_LINE)) {
-      const text = data.latin1Slice(0, lastNl);
-      if (!NEEDS_ESCAPE.test(text)) {
-        const parts = text.split('\n');
-        if (parts.every((p) => p.length < MAX_LINE)) {
-          const head = '{"log":"';
-          const tail = `\\n","stream":"${this.stream}","time":"${time}"}\n`;
-          this.writer.writeEncoded(parts.map((p) => head + p + tail), true);
-          if (lastNl + 1 < data.length) this.pending = Buffer.from(data.subarray(lastNl + 1));
-          return;
-        }
+    // Fast path for the common case, complete lines of ASCII: escaped and cut into entries with native string
+    // operations on the whole chunk instead of line by line.
+    if (lastNl >= 0 && data.length - lastNl - 1 < MAX_LINE && isAscii(data.subarray(0, lastNl))) {
+      const text = data.toString('latin1', 0, lastNl);
+      const raw = text.split('\n');
+      if (raw.every((p) => p.length < MAX_LINE)) {
+        const parts = ESCAPE_TEST.test(text) ? text.replace(ESCAPE_ALL, (c) => ESCAPES[c]!).split('\n') : raw;
+        const head = '{"log":"';
+        const tail = `\\n","stream":"${this.stream}","time":"${time}"}\n`;
+        this.writer.writeEncoded(parts.map((p) => head + p + tail), true);
+        if (lastNl + 1 < data.length) this.pending = Buffer.from(data.subarray(lastNl + 1));
+        return;
       }
     }
     const lines: string[] = [];
