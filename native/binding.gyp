@@ -7,7 +7,8 @@
         "src/addon/spawn.c",
         "src/addon/sync.c",
         "src/addon/process.c",
-        "src/addon/seccomp.c"
+        "src/addon/seccomp.c",
+        "src/addon/devices.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=9"],

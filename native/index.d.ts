@@ -67,6 +67,12 @@ export function resizePty(fd: number, rows: number, cols: number): void;
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
 export function unmount(target: string, flags: number): void;
 export function mkfifo(path: string, mode: number): void;
+/** Compiles v1-style device rules (last match wins; access bits 1 mknod, 2 read, 4 write; -1 = any) into a cgroup v2
+ * BPF device program and attaches it to `cgroupDir`, replacing the one attached before. */
+export function attachDeviceFilter(
+  cgroupDir: string,
+  rules: { type: 'a' | 'b' | 'c'; major: number; minor: number; access: number; allow: boolean }[],
+): void;
 /** Compiles a seccomp profile to classic BPF (struct sock_filter[]). */
 export function compileSeccomp(profile: SeccompProfile): Buffer;
 

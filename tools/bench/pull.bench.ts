@@ -13,7 +13,7 @@ import zlib from 'node:zlib';
 import { RegistryClient, snapshotUnpacker } from '@berth/distribution';
 import { LocalContentStore, END_OF_ARCHIVE, childGcLabels, encodeHeader, paddingFor, writeBlob } from '@berth/layer-store';
 import {
-  type Descriptor, type ImageConfig, type ImageManifest, MediaTypeImageConfig, MediaTypeImageLayerGzip, MediaTypeImageManifest,
+  type Descriptor, type Digest, type ImageConfig, type ImageManifest, MediaTypeImageConfig, MediaTypeImageLayerGzip, MediaTypeImageManifest,
   digestOf, layoutBlobPath, parseManifest, validateImageConfig,
 } from '@berth/oci';
 import { OverlaySnapshotter } from '@berth/snapshotter';
@@ -60,7 +60,7 @@ async function makeImage(cs: LocalContentStore, i: number): Promise<{ manifest: 
     tars.push(Buffer.concat([...tarEntry(`data/layer-${l}.bin`, randomBytes(randomLayerSize)), END_OF_ARCHIVE]));
   }
   const layers: Descriptor[] = [];
-  const diffIds = [];
+  const diffIds: Digest[] = [];
   for (const [k, t] of tars.entries()) {
     const gz = zlib.gzipSync(t, { level: k === 0 ? 6 : 1 });
     const d: Descriptor = { mediaType: MediaTypeImageLayerGzip, digest: digestOf(gz), size: gz.length };
@@ -109,7 +109,12 @@ try {
         const snapshotter = await OverlaySnapshotter.open(fresh('berth-snapshots'), { skipCheck: true });
         const t0 = Date.now();
         try {
-          await client.pull(refs[berthRun++]!, { contentStore: cs, unpack: snapshotUnpacker(snapshotter) });
+          const marks: string[] = [];
+          await client.pull(refs[berthRun++]!, {
+            contentStore: cs, unpack: snapshotUnpacker(snapshotter),
+            ...(process.env.BENCH_VERBOSE ? { onProgress: (e) => /complete/.test(e.status) && marks.push(`${e.id.slice(0, 4)} ${e.status} ${Date.now() - t0}`) } : {}),
+          });
+          if (process.env.BENCH_VERBOSE) console.log(`    ${marks.join(', ')}`);
           if (process.env.BENCH_VERBOSE) console.log(`  berth run ${berthRun}: ${Date.now() - t0} ms`);
         } finally {
           client.close();

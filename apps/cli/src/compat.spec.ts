@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BERTH, DOCKER, buildBerth, normalize, normalizeErr, runBerth, runDocker } from './test-support/berth.ts';
+import { startBerthd, type PrivateBerthd } from './test-support/berthd.ts';
 
 interface Case {
   name: string;
@@ -26,29 +27,57 @@ interface Case {
   norm?: (s: string) => string;
   /** A table with time columns: their widths vary with the times, so compare cells, not padding. */
   columns?: boolean;
+  /** The daemon may list in any order (berthd does): compare the lines as a set. */
+  sortLines?: boolean;
 }
 
-let dockerd: PrivateDockerd;
+interface Target {
+  daemon: 'dockerd' | 'berthd';
+  host: string;
+  dir: string;
+  env: Record<'docker' | 'berth', NodeJS.ProcessEnv>;
+  stop(): Promise<void>;
+}
+
 let registry: PrivateRegistry;
-let dir: string;
 let tmp: { path: string } & Disposable;
-const env: Record<'docker' | 'berth', NodeJS.ProcessEnv> = { docker: {}, berth: {} };
 
 before(async () => {
   buildBerth();
   tmp = tempDir('berth-cli-compat-');
-  dir = tmp.path;
-  dockerd = await startDockerd(path.join(dir, 'dockerd'));
-  mkdirSync(path.join(dir, 'auth'), { recursive: true });
+  mkdirSync(path.join(tmp.path, 'auth'), { recursive: true });
   // htpasswd with bcrypt for user "berth", password "s3cret" (docker-registry only accepts bcrypt)
-  const hash = execFileSync('python3', ['-c', 'import crypt,sys; print(crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH)))'], { encoding: 'utf8' }).trim();
-  writeFileSync(path.join(dir, 'auth/htpasswd'), `berth:${hash}\n`);
-  registry = await startRegistry(path.join(dir, 'registry'), { htpasswd: path.join(dir, 'auth/htpasswd') });
+  const hash = execFileSync('python3', ['-c', 'import crypt; print(crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH)))'], { encoding: 'utf8' }).trim();
+  writeFileSync(path.join(tmp.path, 'auth/htpasswd'), `berth:${hash}\n`);
+  registry = await startRegistry(path.join(tmp.path, 'registry'), { htpasswd: path.join(tmp.path, 'auth/htpasswd') });
+});
+
+after(async () => {
+  await registry?.stop();
+  tmp?.[Symbol.dispose]();
+});
+
+/** Starts the daemon, prepares each CLI's home and the files the cases use. */
+async function setUp(daemon: 'dockerd' | 'berthd'): Promise<Target> {
+  const dir = path.join(tmp.path, daemon);
+  mkdirSync(dir, { recursive: true });
+  let host: string;
+  let stopDaemon: () => Promise<void>;
+  if (daemon === 'dockerd') {
+    const d: PrivateDockerd = await startDockerd(path.join(dir, 'daemon'));
+    host = d.host;
+    stopDaemon = () => d.stop();
+  } else {
+    const b: PrivateBerthd = await startBerthd(path.join(dir, 'daemon'));
+    host = b.host;
+    stopDaemon = () => b.stop();
+  }
+  const env = { docker: {}, berth: {} } as Target['env'];
   for (const who of ['docker', 'berth'] as const) {
     const home = path.join(dir, `home-${who}`);
     mkdirSync(home, { recursive: true });
     env[who] = {
-      PATH: process.env.PATH, HOME: home, DOCKER_HOST: dockerd.host, DOCKER_CONFIG: path.join(home, '.docker'),
+      PATH: process.env.PATH, HOME: home, DOCKER_HOST: host, DOCKER_CONFIG: path.join(home, '.docker'),
       BERTH_CONFIG: path.join(home, '.berth'), TZ: 'UTC',
     };
   }
@@ -63,22 +92,19 @@ before(async () => {
   writeFileSync(path.join(ctx, 'sub/inner.txt'), 'inner\n');
   writeFileSync(path.join(ctx, '.dockerignore'), '*.log\n');
   writeFileSync(path.join(dir, 'local.txt'), 'from the host\n');
-});
-
-after(async () => {
-  if (dockerd) {
-    // containers first, so dockerd stops without waiting on them
+  const stop = async () => {
+    // containers first, so the daemon stops without waiting on them
     const ids = (await runDocker(['ps', '-aq'], env.docker)).stdout.split('\n').filter(Boolean);
     if (ids.length) await runDocker(['rm', '-f', ...ids], env.docker);
-    await dockerd.stop();
-  }
-  await registry?.stop();
-  tmp?.[Symbol.dispose]();
-});
+    await stopDaemon();
+  };
+  return { daemon, host, dir, env, stop };
+}
 
-async function runAs(who: 'docker' | 'berth', c: Case): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runAs(t: Target, who: 'docker' | 'berth', c: Case): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { dir, env } = t;
   const tag = who === 'docker' ? 'dockr' : 'berth';
-  const sub = (a: string) => a.replaceAll('{cli}', tag).replaceAll('{dir}', dir).replaceAll('{registry}', registry.addr);
+  const sub = (a: string) => a.replaceAll('{cli}', tag).replaceAll('{dir}', dir).replaceAll('{registry}', registry.addr).replaceAll('{daemon}', t.daemon);
   const exec = who === 'docker' ? runDocker : runBerth;
   for (const s of c.setup ?? []) await exec(s.map(sub), env[who]);
   if (c.shell) {
@@ -92,7 +118,8 @@ type Outcome = { code: number | null; stdout: string; stderr: string };
 
 function compare(c: Case, d: Outcome, b: Outcome): void {
   const cells = (s: string) => (c.columns ? s.replace(/ {2,}/g, ' | ') : s);
-  const n = (s: string) => cells(c.norm ? c.norm(normalize(s)) : normalize(s));
+  const sorted = (s: string) => (c.sortLines ? s.split('\n').sort().join('\n') : s);
+  const n = (s: string) => sorted(cells(c.norm ? c.norm(normalize(s)) : normalize(s)));
   const detail = `\n--- docker (${d.code})\n${d.stdout}${d.stderr}\n--- berth (${b.code})\n${b.stdout}${b.stderr}`;
   assert.equal(b.code, d.code, `exit code of ${c.name}${detail}`);
   if (c.stdout !== false) assert.equal(n(b.stdout), n(d.stdout), `stdout of ${c.name}${detail}`);
@@ -115,7 +142,7 @@ const CASES: Case[] = [
   { name: 'history', args: ['history', 'busybox'] },
   { name: 'history no-trunc', args: ['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', 'busybox'] },
   { name: 'tag', args: ['tag', 'busybox', 'tagged-{cli}:v1'] },
-  { name: 'images after tag', args: ['images', '--format', '{{.Repository}} {{.Tag}}', 'tagged-{cli}'] },
+  { name: 'images after tag', args: ['images', '--format', '{{.Repository}} {{.Tag}}', 'tagged-{cli}'], sortLines: true },
   { name: 'rmi tag', args: ['rmi', 'tagged-{cli}:v1'] },
   { name: 'rmi missing', args: ['rmi', 'nosuchimage:nosuch'], stderr: true },
   // run
@@ -174,7 +201,11 @@ const CASES: Case[] = [
   { name: 'kill', args: ['kill', '-s', 'KILL', 'w2-{cli}'] },
   { name: 'wait killed', args: ['wait', 'w2-{cli}'] },
   { name: 'ps exited', args: ['ps', '-a', '--filter', 'name=w2-{cli}', '--format', '{{.State}} {{.Status}}'] },
-  { name: 'commit', args: ['commit', '-c', 'CMD ["cat", "/tmp/local.txt"]', 'w2-{cli}', 'committed-{cli}:1'] },
+  // each container's changes differ (a file named after the CLI), so the two commits are distinct images
+  {
+    name: 'commit', setup: [['cp', '{dir}/local.txt', 'w2-{cli}:/tmp/{cli}.txt']],
+    args: ['commit', '-c', 'CMD ["cat", "/tmp/local.txt"]', 'w2-{cli}', 'committed-{cli}:1'],
+  },
   { name: 'run committed', args: ['run', '--rm', 'committed-{cli}:1'] },
   { name: 'export', shell: 'CLI export w2-{cli} | tar t | grep -c .', args: [], norm: (s) => (Number(s) > 100 ? 'many\n' : s) },
   { name: 'rm', args: ['rm', 'w2-{cli}'] },
@@ -219,31 +250,45 @@ const CASES: Case[] = [
   // registry
   { name: 'login', args: ['login', '-u', 'berth', '--password-stdin', '{registry}'], input: 's3cret\n' },
   { name: 'login wrong password', args: ['login', '-u', 'berth', '--password-stdin', '{registry}'], input: 'wrong\n', stdout: false },
-  { name: 'push', setup: [['login', '-u', 'berth', '-p', 's3cret', '{registry}'], ['tag', 'busybox', '{registry}/{cli}/busybox:1']], args: ['push', '{registry}/{cli}/busybox:1'],
-    norm: (s) => s.replace(/127\.0\.0\.1:\d+/g, 'REG').replace(/\/(dockr|berth)\//g, '/X/').replace(/: (Mounted from \S+|Layer already exists)/g, ': Pushed') },
+  { name: 'push', setup: [['login', '-u', 'berth', '-p', 's3cret', '{registry}'], ['tag', 'busybox', '{registry}/{cli}-{daemon}/busybox:1']],
+    args: ['push', '{registry}/{cli}-{daemon}/busybox:1'],
+    norm: (s) => s.replace(/127\.0\.0\.1:\d+/g, 'REG').replace(/\/(dockr|berth)-\w+\//g, '/X/').replace(/: (Mounted from \S+|Layer already exists)/g, ': Pushed') },
   { name: 'logout', args: ['logout', '{registry}'], norm: (s) => s.replace(/127\.0\.0\.1:\d+/g, 'REG') },
   { name: 'version format', args: ['version', '--format', '{{.Server.Version}} {{.Server.Os}}'] },
   { name: 'info format', args: ['info', '--format', '{{.ServerVersion}} {{.Driver}} {{.OSType}}'] },
 ];
 
-describe('berth and docker give the same results (real dockerd)', () => {
-  for (const c of CASES) {
-    test(c.name, async () => {
-      const d = await runAs('docker', c);
-      const b = await runAs('berth', c);
-      compare(c, d, b);
+for (const daemon of ['dockerd', 'berthd'] as const) {
+  describe(`berth and docker give the same results (${daemon})`, () => {
+    let t: Target;
+    before(async () => {
+      t = await setUp(daemon);
     });
-  }
-  test('push reached the registry for both', async () => {
-    for (const who of ['docker', 'berth']) {
-      const res = await fetch(`http://${registry.addr}/v2/${who === 'docker' ? 'dockr' : 'berth'}/busybox/tags/list`, { headers: { Authorization: `Basic ${Buffer.from('berth:s3cret').toString('base64')}` } });
-      assert.equal(res.status, 200);
-      assert.deepEqual(((await res.json()) as { tags: string[] }).tags, ['1']);
+    after(async () => {
+      await t?.stop();
+    });
+    for (const c of CASES) {
+      test(c.name, async () => {
+        const d = await runAs(t, 'docker', c);
+        const b = await runAs(t, 'berth', c);
+        compare(c, d, b);
+      });
     }
+    test('push reached the registry for both', async () => {
+      for (const who of ['dockr', 'berth']) {
+        const res = await fetch(`http://${registry.addr}/v2/${who}-${daemon}/busybox/tags/list`, {
+          headers: { Authorization: `Basic ${Buffer.from('berth:s3cret').toString('base64')}` },
+        });
+        assert.equal(res.status, 200);
+        assert.deepEqual(((await res.json()) as { tags: string[] }).tags, ['1']);
+      }
+    });
+    test('berth\'s config file is docker-compatible and berth never writes docker\'s', () => {
+      const file = path.join(t.dir, 'home-berth/.berth/config.json');
+      assert.ok(existsSync(file));
+      const cfg = JSON.parse(readFileSync(file, 'utf8')) as { auths: Record<string, unknown> };
+      assert.deepEqual(Object.keys(cfg.auths), []);
+      assert.equal(existsSync(path.join(t.dir, 'home-berth/.docker/config.json')), false);
+    });
   });
-  test('config files are docker-compatible', () => {
-    assert.ok(existsSync(path.join(dir, 'home-berth/.berth/config.json')));
-    const cfg = JSON.parse(readFileSync(path.join(dir, 'home-berth/.berth/config.json'), 'utf8')) as { auths: Record<string, unknown> };
-    assert.deepEqual(Object.keys(cfg.auths), []);
-  });
-});
+}

@@ -29,6 +29,8 @@ export interface Config {
   insecureRegistries: string[];
   /** Warm spare shims kept ready for Tasks/Create (0 disables). */
   spareShims: number;
+  /** Delay before a claimed spare is replaced, keeping the new shim's Node start off the task's create (ms). */
+  spareRefillDelayMs: number;
   /** Delay before a scheduled garbage collection after deletions (ms). */
   gcDelayMs: number;
   /** Group owning the socket (numeric gid); -1 keeps root's. */
@@ -48,6 +50,7 @@ export const DEFAULTS: Config = {
   registryMirrors: [],
   insecureRegistries: [],
   spareShims: 1,
+  spareRefillDelayMs: 200,
   gcDelayMs: 100,
   socketGid: -1,
 };
@@ -71,6 +74,7 @@ Options:
       --registry-mirror URL docker.io mirror for pull jobs (repeatable)
       --insecure-registry H registry reached over plain HTTP (repeatable)
       --spare-shims N       warm spare shims kept ready (default 1)
+      --spare-refill-delay MS  wait before replacing a claimed spare (default 200)
   -v, --version             print the version
   -h, --help                print this help
 `;
@@ -92,6 +96,7 @@ export function parseConfig(argv: string[]): Config & { help: boolean; version: 
       'registry-mirror': { type: 'string', multiple: true },
       'insecure-registry': { type: 'string', multiple: true },
       'spare-shims': { type: 'string' },
+      'spare-refill-delay': { type: 'string' },
       'gc-delay': { type: 'string' },
       'socket-gid': { type: 'string' },
       'version': { type: 'boolean', short: 'v' },
@@ -120,6 +125,7 @@ export function parseConfig(argv: string[]): Config & { help: boolean; version: 
   if (values['registry-mirror']) cfg.registryMirrors = values['registry-mirror'];
   if (values['insecure-registry']) cfg.insecureRegistries = values['insecure-registry'];
   if (values['spare-shims'] !== undefined) cfg.spareShims = Number(values['spare-shims']);
+  if (values['spare-refill-delay'] !== undefined) cfg.spareRefillDelayMs = Number(values['spare-refill-delay']);
   if (values['gc-delay'] !== undefined) cfg.gcDelayMs = Number(values['gc-delay']);
   if (values['socket-gid'] !== undefined) cfg.socketGid = Number(values['socket-gid']);
   if (!LEVELS.includes(cfg.logLevel)) throw new InvalidArgumentError(`--log-level ${cfg.logLevel}: must be one of ${LEVELS.join(', ')}`);

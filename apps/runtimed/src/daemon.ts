@@ -99,7 +99,9 @@ export async function startDaemon(config: Config, log: Logger = createLogger(con
     }, backends);
     gc.addBackend(snapshots);
     const context: Context = { ...partial, gc, content, snapshots };
-    const tasks = new TaskManager(context, new TaskStore(db), { shimBinary: findShim(config.shim), spares: config.spareShims });
+    const tasks = new TaskManager(context, new TaskStore(db), {
+      shimBinary: findShim(config.shim), spares: config.spareShims, refillDelayMs: config.spareRefillDelayMs,
+    });
     await tasks.restore();
     cleanups.unshift(() => tasks.close());
 

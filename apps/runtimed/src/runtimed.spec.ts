@@ -27,21 +27,27 @@ function pidAlive(pid: number): boolean {
 }
 
 describe('berth-runtimed with the real ctr', { timeout: 240_000 }, () => {
-  const dir = tempDir('berth-rt-');
   const cgroup = testCgroupParent();
-  const fifo = path.join(dir.path, 'fifo');
-  let d: TestDaemon;
+  let dir: ReturnType<typeof tempDir> | undefined;
+  let fifo: string;
+  let d!: TestDaemon;
   const ctr = (args: string[], opts?: { namespace?: string }) => d.ctr(args, opts);
   /** `ctr run` with this test's fifo dir and cgroup parent. */
   const ctrRun = (flags: string[], id: string, cmd: string[]) =>
     ctr(['run', '--fifo-dir', fifo, '--cgroup', `${cgroup}/${id}`, ...flags, IMAGE, id, ...cmd]);
 
   before(async () => {
+    dir = tempDir('berth-rt-');
+    fifo = path.join(dir.path, 'fifo');
     mkdirSync(fifo);
     d = await startTestDaemon(path.join(dir.path, 'd'));
   });
 
   after(async () => {
+    if (!d) {
+      dir?.[Symbol.dispose]();
+      return;
+    }
     // Whatever a failed test left: kill and delete its tasks, then stop (a graceful stop leaves tasks running).
     for (const ns of ['default', 'berth']) {
       const ls = await ctr(['task', 'ls', '-q'], { namespace: ns });
@@ -52,7 +58,7 @@ describe('berth-runtimed with the real ctr', { timeout: 240_000 }, () => {
     }
     await cleanupTestDaemon(d);
     removeCgroupTree(cgroup);
-    dir[Symbol.dispose]();
+    dir?.[Symbol.dispose]();
   });
 
   it('answers version, namespaces and introspection', async () => {
@@ -162,17 +168,22 @@ describe('berth-runtimed with the real ctr', { timeout: 240_000 }, () => {
     spec.linux.cgroupsPath = `${cgroup}/t5`;
     const container = await c.containers.update({ id: 't5', spec: packJson(SPEC_TYPE_URL, spec) }, ['spec']);
     assert.equal(unpackJson<typeof spec>(container.spec)!.linux.cgroupsPath, `${cgroup}/t5`);
-    const mounts = await c.snapshots.mounts(container.snapshotKey);
-    await c.tasks.create({ containerId: 't5', rootfs: mounts });
-    const waiting = c.tasks.wait('t5');
-    await new Promise((r) => setTimeout(r, 100));
-    await c.tasks.start('t5');
-    assert.equal((await waiting).exitStatus, 5);
-    assert.equal((await c.tasks.get('t5')).status, 'STOPPED');
-    assert.equal((await c.tasks.delete('t5')).exitStatus, 5);
-    await assert.rejects(c.tasks.get('t5'), NotFoundError);
-    await c.containers.delete('t5');
-    await c.snapshots.remove('t5');
+    try {
+      const mounts = await c.snapshots.mounts(container.snapshotKey);
+      await c.tasks.create({ containerId: 't5', rootfs: mounts });
+      const waiting = c.tasks.wait('t5');
+      await new Promise((r) => setTimeout(r, 100));
+      await c.tasks.start('t5');
+      assert.equal((await waiting).exitStatus, 5);
+      assert.equal((await c.tasks.get('t5')).status, 'STOPPED');
+      assert.equal((await c.tasks.delete('t5')).exitStatus, 5);
+      await assert.rejects(c.tasks.get('t5'), NotFoundError);
+    } finally {
+      await c.tasks.kill('t5', 9).catch(() => {});
+      await waitFor(() => c.tasks.delete('t5').then(() => true, (err: Error) => err instanceof NotFoundError), 'task t5 gone', 5_000);
+      await c.containers.delete('t5');
+      await c.snapshots.remove('t5');
+    }
   });
 
   it('pulls as a queue job with progress (berth.jobs.v1), shares content, and maps errors', async () => {

@@ -34,7 +34,9 @@ test('containers outlive a daemon killed with SIGKILL; a reconnecting client fin
   };
   const task = (id: string, args: string[], extra: Record<string, unknown> = {}, terminal = false) => ({
     id, socket: fx.socket(id), stateDir: fx.stateDir(id),
-    create: { bundle: fx.bundle(id, args, { terminal }), stdout: uri(id), stderr: uri(id), runtimeRoot: fx.runtimeRoot, terminal, ...extra },
+    create: {
+      bundle: fx.bundle(id, args, { terminal }), stdout: uri(id), stderr: uri(id), runtimeRoot: fx.runtimeRoot, terminal, ...extra,
+    },
   });
   const plan = {
     binary: SHIM_BIN,

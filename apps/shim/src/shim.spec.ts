@@ -242,6 +242,24 @@ describe('bad input', () => {
   });
 });
 
+describe('oom', () => {
+  test('an OOM kill is reported as an event and in the exit status', async () => {
+    const id = 'oom';
+    const shim = await fx.launch(id);
+    const ooms: string[] = [];
+    shim.on('oom', (e) => ooms.push(e.id));
+    // busybox tail keeps /dev/zero's one endless line in memory
+    await shim.create({ bundle: fx.bundle(id, ['tail', '/dev/zero'], { memoryLimit: 16 * 1024 * 1024 }), runtimeRoot: fx.runtimeRoot });
+    await shim.start();
+    const exit = await shim.wait();
+    assert.equal(exit.signal, 'SIGKILL');
+    assert.equal(exit.oomKilled, true);
+    await waitFor(() => ooms.length > 0, 'the oom event');
+    assert.deepEqual(ooms[0], id);
+    await shim.delete();
+  });
+});
+
 describe('rootfs mounts', () => {
   test('mounted onto bundle/rootfs for the task and unmounted on delete', async () => {
     const id = 'mounts';

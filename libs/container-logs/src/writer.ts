@@ -13,7 +13,9 @@ import { formatRfc3339Nano, nowNs } from './time.ts';
 export const MAX_LINE = 16 * 1024;
 
 /** ASCII that JSON (with Go's HTML-safe extras) escapes; newlines are entry boundaries, never inside one. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be found
 const ESCAPE_TEST = /[\x00-\x09\x0b-\x1f"\\<>&]/;
+// eslint-disable-next-line no-control-regex -- as above
 const ESCAPE_ALL = /[\x00-\x09\x0b-\x1f"\\<>&]/g;
 const ESCAPES: Record<string, string> = Object.fromEntries(
   [...Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)), '"', '\\', '<', '>', '&'].map((c) => [c, jsonString(c).slice(1, -1)]),

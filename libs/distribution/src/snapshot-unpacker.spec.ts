@@ -7,7 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { LocalContentStore, compactMountOptions, type Mount } from '@berth/layer-store';
 import { OverlaySnapshotter } from '@berth/snapshotter';
 import { startRegistry, tempDir, type PrivateRegistry } from '@berth/testing';
-import { RegistryClient, snapshotUnpacker, type ProgressEvent } from './index.ts';
+import { Readable } from 'node:stream';
+import { digestOf } from '@berth/oci';
+import { RegistryClient, applyLayerInWorker, snapshotUnpacker, type ProgressEvent } from './index.ts';
 import { buildImage, randomLayer, registryBlobFile, tarOf } from './test-support.ts';
 
 async function withMounted<T>(mounts: Mount[], target: string, fn: () => T): Promise<T> {
@@ -22,6 +24,24 @@ async function withMounted<T>(mounts: Mount[], target: string, fn: () => T): Pro
     execFileSync('umount', ['-R', target]);
   }
 }
+
+describe('applyLayerInWorker', () => {
+  it('applies on a worker thread, keeps error classes, and stays usable after a failure', async () => {
+    using d = tempDir();
+    const target = path.join(d.path, 't');
+    mkdirSync(target);
+    const mounts: Mount[] = [{ type: 'bind', source: target, options: ['rbind', 'rw'] }];
+    const evil = await tarOf([{ name: '../escape', body: Buffer.from('x') }]);
+    await assert.rejects(applyLayerInWorker(Readable.from([evil]), mounts), { name: 'InvalidArgumentError' });
+    assert.ok(!existsSync(path.join(d.path, 'escape')));
+    const good = await tarOf([{ name: 'dir/', type: 'dir' }, { name: 'dir/f', body: Buffer.alloc(3 << 20, 7) }]);
+    const chunks = Array.from({ length: 12 }, (_, i) => good.subarray(i * (good.length / 12), (i + 1) * (good.length / 12)));
+    const r = await applyLayerInWorker(Readable.from(chunks), mounts, { expectedDiffID: digestOf(good) });
+    assert.equal(r.diffID, digestOf(good));
+    assert.equal(readFileSync(path.join(target, 'dir/f')).length, 3 << 20);
+    await assert.rejects(applyLayerInWorker(Readable.from([good]), mounts, { expectedDiffID: digestOf('other') }), { name: 'FailedPreconditionError' });
+  });
+});
 
 describe('pull into overlay snapshots', () => {
   const dir = tempDir();

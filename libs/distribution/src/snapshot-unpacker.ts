@@ -2,8 +2,8 @@
  * The Unpacker for a Snapshotter: each layer becomes the committed snapshot named by its chainID (containerd's
  * unpacker, as @berth/snapshotter's unpackLayers does for stored blobs), applied from the pull's stream:
  * prepare(tmp key, parent chainID) → applyLayerToMounts (diffID verified; on a worker thread by default, see
- * worker-apply.ts) → wait for the blob's verification → commit(chainID). Any failure removes the active snapshot; a commit that finds the name taken (a concurrent
- * unpack of the same layer) discards its copy.
+ * worker-apply.ts) → wait for the blob's verification → commit(chainID). Any failure removes the active
+ * snapshot; a commit that finds the name taken (a concurrent unpack of the same layer) discards its copy.
  */
 import { randomBytes } from 'node:crypto';
 import { isAlreadyExists, isNotFound } from '@berth/errdefs';

@@ -110,12 +110,15 @@ function onMessage(w: Worker, m: FromWorker): void {
  * `applyLayerToMounts(source, mounts, opts)` on a worker thread. The source is read on this thread (so it can
  * be any stream, e.g. a pull's decompressed layer) and handed over chunk by chunk with backpressure.
  */
-export function applyLayerInWorker(source: Readable | AsyncIterable<Buffer>, mounts: Mount[], opts: WorkerApplyOptions = {}): Promise<ApplyResult> {
+export function applyLayerInWorker(
+  source: Readable | AsyncIterable<Buffer>, mounts: Mount[], opts: WorkerApplyOptions = {},
+): Promise<ApplyResult> {
   const w = idle.pop() ?? spawnWorker();
   w.ref();
   const id = nextId++;
   return new Promise<ApplyResult>((resolve, reject) => {
-    const job: Job = { it: (source as AsyncIterable<Buffer>)[Symbol.asyncIterator](), credits: 0, pumping: false, finished: false, resolve, reject };
+    const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    const job: Job = { it, credits: 0, pumping: false, finished: false, resolve, reject };
     jobs.set(id, { worker: w, job });
     w.postMessage({ type: 'start', id, mounts, opts });
   });

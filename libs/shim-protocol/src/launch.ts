@@ -2,7 +2,7 @@
 // a log file, readiness signalled on fd 3 once the control socket listens.
 import { FailedPreconditionError, UnavailableError } from '@berth/errdefs';
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -58,7 +58,8 @@ export async function launchShim(opts: LaunchShimOptions): Promise<LaunchedShim>
   const args = ['--socket', opts.socket, '--state', opts.stateDir, '--ready-fd', '3'];
   if (opts.id) args.push('--id', opts.id);
   if (opts.namespace) args.push('--namespace', opts.namespace);
-  const isScript = /\.[cm]?[jt]s$/.test(opts.binary);
+  // A bundled shim (or a link to one, as `berth-shim` on PATH is) runs under this Node with the memory flags.
+  const isScript = /\.[cm]?[jt]s$/.test(realBinary(opts.binary));
   const [cmd, argv] = isScript
     ? [process.execPath, [...(opts.nodeFlags ?? SHIM_NODE_FLAGS), opts.binary, ...args]]
     : [opts.binary, args];
@@ -98,6 +99,14 @@ export async function launchShim(opts: LaunchShimOptions): Promise<LaunchedShim>
   } finally {
     ready.destroy();
     child.unref();
+  }
+}
+
+function realBinary(binary: string): string {
+  try {
+    return realpathSync(binary);
+  } catch {
+    return binary;
   }
 }
 

@@ -17,6 +17,11 @@ export interface SparePoolOptions {
   dir: string;
   /** Spares kept ready (0: every claim launches a shim). */
   size: number;
+  /**
+   * Wait this long after a claim before launching its replacement (default 0), so that a burst of task
+   * creations does not compete with Node start-ups for the CPU; claims within the delay share one refill.
+   */
+  refillDelayMs?: number;
   nodeFlags?: readonly string[];
   env?: NodeJS.ProcessEnv;
   /** Told about failures to launch a spare in the background (the next claim launches one directly). */
@@ -30,6 +35,7 @@ export class SparePool {
   /** Spares being launched; close() waits for them so none outlives the pool's owner. */
   private readonly inflight = new Set<Promise<void>>();
   private closed = false;
+  private refillTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: SparePoolOptions) {
     this.opts = opts;
@@ -65,7 +71,7 @@ export class SparePool {
     for (;;) {
       const spare = this.ready.shift();
       if (!spare) break;
-      this.refill();
+      this.scheduleRefill();
       try {
         await spare.claim(p);
         return spare;
@@ -78,7 +84,7 @@ export class SparePool {
         throw err;
       }
     }
-    this.refill();
+    this.scheduleRefill();
     const launched = await launchShim({
       ...this.launchOptions(), socket: p.socket, stateDir: p.stateDir, id: p.id, ...(p.namespace ? { namespace: p.namespace } : {}),
     });
@@ -94,13 +100,17 @@ export class SparePool {
     }
   }
 
-  /** Shuts the ready spares down (claimed shims are not the pool's any more). */
-  async close(): Promise<void> {
+  /**
+   * Shuts the ready spares down (claimed shims are not the pool's any more). With `keepSpares` it only lets go
+   * of them, for the next start() in this directory to adopt.
+   */
+  async close(opts: { keepSpares?: boolean } = {}): Promise<void> {
     this.closed = true;
+    clearTimeout(this.refillTimer);
     await Promise.all([...this.inflight]);
     const spares = this.ready.splice(0);
     await Promise.all(spares.map(async (c) => {
-      await c.shutdown().catch(() => {});
+      if (!opts.keepSpares) await c.shutdown().catch(() => {});
       c.close();
     }));
   }
@@ -122,6 +132,16 @@ export class SparePool {
         this.refill();
       }
     });
+  }
+
+  /** Refills later (spawning a Node process is not done on the claim's path). */
+  private scheduleRefill(): void {
+    if (this.closed || this.refillTimer) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, this.opts.refillDelayMs ?? 0);
+    this.refillTimer.unref();
   }
 
   private refill(): void {

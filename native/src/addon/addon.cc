@@ -181,6 +181,22 @@ Napi::Value Mkfifo(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// attachDeviceFilter(cgroupDir, [{ type: 'a'|'b'|'c', major: -1|n, minor: -1|n, access: bits, allow }])
+Napi::Value AttachDeviceFilter(const Napi::CallbackInfo &info) {
+  std::string dir = info[0].As<Napi::String>();
+  Napi::Array in = info[1].As<Napi::Array>();
+  std::vector<berth_device_rule> rules(in.Length());
+  for (uint32_t i = 0; i < in.Length(); i++) {
+    Napi::Object r = in.Get(i).As<Napi::Object>();
+    std::string type = r.Get("type").As<Napi::String>();
+    rules[i] = { type.empty() ? 'a' : type[0], r.Get("major").As<Napi::Number>().Int32Value(), r.Get("minor").As<Napi::Number>().Int32Value(),
+                 r.Get("access").As<Napi::Number>().Uint32Value(), r.Get("allow").ToBoolean() ? 1 : 0 };
+  }
+  berth_err e{};
+  if (berth_attach_device_filter(dir.c_str(), rules.data(), rules.size(), &e) < 0) return ThrowErr(info.Env(), e);
+  return info.Env().Undefined();
+}
+
 uint64_t ToU64(Napi::Value v) {
   if (v.IsBigInt()) {
     bool lossless;
@@ -315,6 +331,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unmount", Napi::Function::New(env, Unmount));
   exports.Set("compileSeccomp", Napi::Function::New(env, CompileSeccomp));
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
+  exports.Set("attachDeviceFilter", Napi::Function::New(env, AttachDeviceFilter));
   FdWatcher::Init(env, exports);
   return exports;
 }

@@ -44,6 +44,13 @@ int berth_mount(const char *source, const char *target, const char *fstype, unsi
 int berth_unmount(const char *target, int flags, struct berth_err *e);
 int berth_mkfifo(const char *path, unsigned mode, struct berth_err *e);
 
+/* devices.c: v1-style device rules as a cgroup v2 BPF program. type 'a', 'b' or 'c'; access bits
+ * 1 = mknod, 2 = read, 4 = write; major/minor -1 = any. */
+struct berth_device_rule { int type; int major, minor; unsigned access; int allow; };
+struct bpf_insn;
+int berth_device_filter(const struct berth_device_rule *rules, size_t n, struct bpf_insn **out, size_t *len);
+int berth_attach_device_filter(const char *cgroup_dir, const struct berth_device_rule *rules, size_t n, struct berth_err *e);
+
 /* seccomp.c: a profile in a flat form the addon parses from JS, compiled to classic BPF by libseccomp. */
 struct berth_seccomp_arg { uint32_t index; uint64_t value, value_two; uint32_t op; };
 struct berth_seccomp_rule {

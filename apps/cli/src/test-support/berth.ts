@@ -33,6 +33,7 @@ export function normalize(s: string): string {
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g, '<time>')
     .replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} [A-Z]+/g, '<time>')
     .replace(/\b(\d+|About an?|Less than a) (second|minute|hour|day|week|month|year)s?\b/g, '<dur>')
+    .replace(/"(IPAddress|Gateway|MacAddress|IPPrefixLen)": "?[^",\n]*"?/g, '"$1": ~')
     .replace(/-(dockr|berth)\b/g, '-X');
 }
 

@@ -76,7 +76,7 @@ export async function attachContainer(engine: Engine, req: HijackRequest, conn: 
 
   const detached = new AbortController();
   const stop = AbortSignal.any([detached.signal, conn.signal]);
-  const inputDone = wantIn && c.rec.Config.OpenStdin && conn.input && stream ? pumpStdin(c, conn, keys, detached) : undefined;
+  const inputDone = wantIn && c.rec.Config.OpenStdin && conn.input && stream ? pumpStdin(engine, c, conn, keys, detached) : undefined;
 
   if (wantOut || wantErr || stream) {
     try {
@@ -98,7 +98,7 @@ export async function attachContainer(engine: Engine, req: HijackRequest, conn: 
   if (inputDone && !detached.signal.aborted && !stream) await inputDone;
 }
 
-async function pumpStdin(c: Container, conn: HijackedConn, keys: Buffer, detached: AbortController): Promise<void> {
+async function pumpStdin(engine: Engine, c: Container, conn: HijackedConn, keys: Buffer, detached: AbortController): Promise<void> {
   const scanner = new DetachScanner(keys);
   const input = conn.input!;
   try {
@@ -121,6 +121,8 @@ async function pumpStdin(c: Container, conn: HijackedConn, keys: Buffer, detache
     if (c.stdin === pipe) {
       await pipe.close();
       c.stdin = undefined;
+      // The shim keeps its own writer on the FIFO; CloseIO drops it so the process sees EOF.
+      await engine.rt.tasks.closeIO(c.id).catch(() => undefined);
     }
   }
 }

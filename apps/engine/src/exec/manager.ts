@@ -227,7 +227,7 @@ export class ExecManager {
     }
 
     const detached = new AbortController();
-    if (stdin && conn.input) void this.pumpInput(conn, stdin, parseDetachKeys(e.detachKeys || undefined), detached);
+    if (stdin && conn.input) void this.pumpInput(conn, stdin, parseDetachKeys(e.detachKeys || undefined), detached, () => this.rt.tasks.closeIO(c.id, id));
     const pumps = outputs.map(async (o) => {
       try {
         for await (const chunk of o.pipe.socket as AsyncIterable<Buffer>) {
@@ -248,7 +248,7 @@ export class ExecManager {
     cleanup();
   }
 
-  private async pumpInput(conn: HijackedConn, stdin: StdinPipe, keys: Buffer, detached: AbortController): Promise<void> {
+  private async pumpInput(conn: HijackedConn, stdin: StdinPipe, keys: Buffer, detached: AbortController, closeIO: () => Promise<void>): Promise<void> {
     const scanner = new DetachScanner(keys);
     try {
       for await (const chunk of conn.input as AsyncIterable<Buffer>) {
@@ -264,6 +264,7 @@ export class ExecManager {
       // client gone
     }
     await stdin.close();
+    await closeIO().catch(() => undefined);
   }
 
   /**

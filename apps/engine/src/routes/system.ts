@@ -197,6 +197,9 @@ export function systemRoutes(app: FastifyInstance, engine: Engine): void {
     return out;
   });
 
+  // The classic builder keeps no cache of its own beyond images: nothing to prune.
+  app.post('/build/prune', async () => ({ CachesDeleted: null, SpaceReclaimed: 0 }));
+
   app.get('/plugins', async () => []);
   app.get('/plugins/*', async (request) => {
     const name = (request.params as Record<string, string>)['*']!.replace(/\/json$/, '');

@@ -80,7 +80,7 @@ export function resolveUser(spec: string, groupAdd: string[], files: { passwd?: 
   }
   for (const g of groupAdd) additional.add(lookupGroup(g, groups));
   // The primary group is listed too, as containerd's WithAdditionalGIDs does (`id` shows groups=0(root),10(wheel)).
-  if (additional.size > 0 || groupAdd.length > 0 || entry) additional.add(gid);
+  additional.add(gid);
   return { uid, gid, additionalGids: [...additional].sort((a, b) => (a === gid ? -1 : b === gid ? 1 : a - b)), home: entry?.home || '/' };
 }
 

@@ -29,6 +29,7 @@ export interface TaskManagerOptions {
   /** The berth-shim executable. */
   shimBinary: string;
   spares: number;
+  refillDelayMs: number;
 }
 
 interface Live {
@@ -61,7 +62,7 @@ export class TaskManager {
     this.store = store;
     this.log = ctx.log.child({ component: 'tasks' });
     this.pool = new SparePool({
-      binary: opts.shimBinary, dir: path.join(ctx.config.state, 'spares'), size: opts.spares,
+      binary: opts.shimBinary, dir: path.join(ctx.config.state, 'spares'), size: opts.spares, refillDelayMs: opts.refillDelayMs,
       onError: (err) => this.log.warn({ err }, `start a spare shim: ${err.message}`),
     });
   }

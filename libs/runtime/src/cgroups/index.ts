@@ -12,4 +12,4 @@ export type { Cgroup } from './cgroup.ts';
 export { detectCgroupLayout, cgroupPathFor, expandSlice, layoutFromMounts, parseCgroupMounts, type CgroupLayout, type CgroupMode } from './layout.ts';
 export type { CgroupStats, MemoryEntry, BlkioEntry } from './stats.ts';
 export { CgroupV1 } from './v1.ts';
-export { CgroupV2, sharesToWeight } from './v2.ts';
+export { CgroupV2, bpfDeviceRules, sharesToWeight } from './v2.ts';

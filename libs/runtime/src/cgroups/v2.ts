@@ -1,15 +1,25 @@
 // cgroup v2 (unified). Limits map to the v2 files as runc converts them (cpu.weight from shares, memory.swap.max
-// = swap - limit). Device rules need an eBPF program on v2; berth does not attach one yet (docs/runtime.md).
-import type { LinuxResources } from '@berth/oci';
+// = swap - limit); device rules become a BPF device program attached to the container's cgroup.
+import type { LinuxDeviceCgroup, LinuxResources } from '@berth/oci';
 import { existsSync, watch } from 'node:fs';
 import path from 'node:path';
 import {
   type Cgroup, sleep, cgNumber, cgReadOr, cgWrite, checkResources, mkdirAll, readPids, removeCgroupDir,
 } from './cgroup.ts';
+import { native } from '../native.ts';
 import type { CgroupLayout } from './layout.ts';
 import { type BlkioEntry, type CgroupStats, parseKeyValues, parseLimit } from './stats.ts';
 
 const WANTED = ['cpuset', 'cpu', 'io', 'memory', 'pids', 'hugetlb'];
+
+/** Spec device rules → the addon's BPF rule form (access bits: m 1, r 2, w 4; -1 = any). */
+export function bpfDeviceRules(rules: LinuxDeviceCgroup[]): { type: 'a' | 'b' | 'c'; major: number; minor: number; access: number; allow: boolean }[] {
+  return rules.map((d) => {
+    const access = d.access ? [...d.access].reduce((a, c) => a | (c === 'm' ? 1 : c === 'r' ? 2 : c === 'w' ? 4 : 0), 0) : 7;
+    const type = d.type === 'b' ? 'b' : d.type === 'c' || d.type === 'u' ? 'c' : 'a';
+    return { type, major: d.major == null || d.major < 0 ? -1 : d.major, minor: d.minor == null || d.minor < 0 ? -1 : d.minor, access, allow: d.allow };
+  });
+}
 
 /** runc's conversion of v1 cpu.shares [2, 262144] to v2 cpu.weight [1, 10000]. */
 export function sharesToWeight(shares: number): number {
@@ -97,6 +107,7 @@ export class CgroupV2 implements Cgroup {
       }
     }
     for (const h of r.hugepageLimits ?? []) cgWrite(d, `hugetlb.${h.pageSize}.max`, h.limit);
+    if (r.devices) native().attachDeviceFilter(d, bpfDeviceRules(r.devices));
     for (const [file, value] of Object.entries(r.unified ?? {})) {
       if (file.includes('/') || file.startsWith('.')) throw new Error(`linux.resources.unified: bad file name ${JSON.stringify(file)}`);
       cgWrite(d, file, value);

@@ -1,4 +1,3 @@
-import { familiarName } from '@berth/oci';
 import { Command } from '../../framework/command.ts';
 import { Args, Flags } from '../../framework/flags.ts';
 import { parseImageRef } from '../../lib/pull.ts';
@@ -21,7 +20,7 @@ export default class ContainerCommit extends Command {
     if (args[1]) {
       const ref = parseImageRef(args[1]);
       if (ref.digest) this.error('refusing to create a tag with a digest reference');
-      repo = familiarName(ref);
+      repo = `${ref.domain}/${ref.path}`;
       tag = ref.tag ?? 'latest';
     }
     const client = await this.ctx.client();

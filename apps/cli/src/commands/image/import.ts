@@ -3,7 +3,6 @@ import { Command } from '../../framework/command.ts';
 import { Args, Flags } from '../../framework/flags.ts';
 import { StreamError, displayProgress } from '../../lib/progress.ts';
 import { parseImageRef } from '../../lib/pull.ts';
-import { familiarName } from '@berth/oci';
 import { stdout } from '../../context.ts';
 
 export default class ImageImport extends Command {
@@ -23,7 +22,7 @@ export default class ImageImport extends Command {
     let tag: string | undefined;
     if (target) {
       const ref = parseImageRef(target);
-      repo = familiarName(ref);
+      repo = `${ref.domain}/${ref.path}`;
       tag = ref.tag;
     }
     const isUrl = /^(https?):\/\//.test(source);

@@ -1,4 +1,3 @@
-import { familiarName } from '@berth/oci';
 import { Command } from '../../framework/command.ts';
 import { Args } from '../../framework/flags.ts';
 import { parseImageRef } from '../../lib/pull.ts';
@@ -13,6 +12,7 @@ export default class ImageTag extends Command {
     const target = parseImageRef(args[1]!);
     if (target.digest) this.error('refusing to create a tag with a digest reference');
     const client = await this.ctx.client();
-    await client.images.tag(args[0]!, familiarName(target), target.tag ?? 'latest');
+    // docker sends the full normalized name (docker.io/library/x)
+    await client.images.tag(args[0]!, `${target.domain}/${target.path}`, target.tag ?? 'latest');
   }
 }
