@@ -1,4 +1,6 @@
 'use strict';
+/* global require, module, __dirname */
+/* eslint-disable @typescript-eslint/no-require-imports -- a CommonJS loader for a .node file */
 // Loads the berth addon and locates the berth-nsexec helper. Only libs/runtime may require this module.
 // Both come from node-gyp's output (`npm run build -w @berth/native`); errors list every path tried.
 const fs = require('node:fs');

@@ -7,7 +7,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Runtime, defaultSpec, waitExit } from '@berth/runtime';
 import { removeCgroupTree, testCgroupParent, unpackRootfs, uniqueSuffix } from '@berth/testing';
@@ -17,7 +16,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const BERTH_RUNC = path.resolve(import.meta.dirname, '../../apps/runc/dist/main.js');
 if (!existsSync(BERTH_RUNC)) throw new Error(`${BERTH_RUNC} is missing: npm run build -w @berth/runc`);
 
-const base = path.join(tmpdir(), `berth-runcbench-${uniqueSuffix(3)}`);
+// State roots on tmpfs, as in real use (/run/berth-runc, /run/runc, /run/crun).
+const base = `/run/berth-runcbench-${uniqueSuffix(3)}`;
 const cg = testCgroupParent();
 const bundle = path.join(base, 'bundle');
 mkdirSync(bundle, { recursive: true });

@@ -244,6 +244,7 @@ const CASES: Case[] = [
   // build, save, load
   { name: 'build -q', args: ['build', '-q', '-t', 'built-{cli}', '{dir}/ctx'], stdout: false },
   { name: 'run built (dockerignore)', args: ['run', '--rm', 'built-{cli}'] },
+  { name: 'build output', args: ['build', '-t', 'built2-{cli}', '{dir}/ctx'], norm: (s) => s.replace(/(Docker|berth) daemon/, 'DAEMON') },
   { name: 'build failing', shell: 'printf "FROM busybox\\nRUN exit 3\\n" | CLI build -q -', args: [], stdout: false },
   { name: 'save/load', shell: 'CLI save -o {dir}/img-{cli}.tar busybox && CLI load -i {dir}/img-{cli}.tar', args: [] },
   { name: 'system df', args: ['system', 'df', '--format', '{{.Type}} {{.TotalCount}}'], stdout: false },

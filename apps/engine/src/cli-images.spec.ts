@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { run, startDockerd, startRegistry, tempDir, type PrivateDockerd, type PrivateRegistry } from '@berth/testing';
 import { startBerthd, type TestDaemon } from './test-support.ts';
 
-describe('images through berthd', { concurrency: 3 }, () => {
+// Sequential: the tests share (and some remove) the busybox image.
+describe('images through berthd', { concurrency: false }, () => {
   let berth: TestDaemon;
   let registry: PrivateRegistry;
   let authRegistry: PrivateRegistry;
@@ -51,7 +52,7 @@ describe('images through berthd', { concurrency: 3 }, () => {
     const missing = await berth.docker(['pull', `${registry.addr}/nothing/here:nope`]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /Error response from daemon: /);
-    const bad = await berth.docker(['pull', 'UPPER/case']);
+    const bad = await berth.docker(['pull', 'Busybox']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /invalid reference format/);
   });
@@ -107,7 +108,8 @@ describe('images through berthd', { concurrency: 3 }, () => {
     const byId = await berth.docker(['rmi', '-f', id]);
     assert.equal(byId.code, 0, byId.stderr);
     assert.equal((await ok(['inspect', '-f', '{{.Config.Image}}', cid])).trim(), 'berth-used:1');
-    assert.equal((await berth.docker(['start', '-a', cid])).code, 0, 'the container still runs after its image lost its names');
+    const started = await berth.docker(['start', '-a', cid]);
+    assert.equal(started.code, 0, `the container still runs after its image lost its names: ${started.stderr}`);
     await ok(['rm', cid]);
     await ok(['pull', '-q', 'busybox']);
     const running = (await ok(['run', '-d', 'busybox', 'sleep', '100'])).trim();

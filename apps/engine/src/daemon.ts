@@ -21,7 +21,7 @@ import type { EngineExtension, ExtensionFactory, ExtensionHost } from './extensi
 import { HealthMonitor } from './containers/health.ts';
 import { ImageArchives } from './images/archive.ts';
 import { ImageService } from './images/service.ts';
-import { listen, type Listener } from './listeners.ts';
+import { checkHosts, listen, type Listener } from './listeners.ts';
 import { createExtension as networksExtension } from './networks/index.ts';
 import { startRuntimed, type RuntimedHandle } from './runtimed-process.ts';
 import { EventBus } from './system/events.ts';
@@ -64,6 +64,7 @@ function daemonId(dataRoot: string): string {
 }
 
 export async function startDaemon(config: DaemonConfig, log: FastifyBaseLogger, opts: { extensions?: ExtensionFactory[] } = {}): Promise<Daemon> {
+  checkHosts(config);
   mkdirSync(config.dataRoot, { recursive: true, mode: 0o711 });
   mkdirSync(config.execRoot, { recursive: true, mode: 0o711 });
   if (existsSync(config.pidfile)) {

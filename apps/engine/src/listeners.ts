@@ -54,8 +54,8 @@ function groupId(name: string): number | undefined {
   }
 }
 
-/** Starts every listener; refuses unsafe TCP before opening anything. */
-export async function listen(app: FastifyInstance, hijack: HijackRoutes, config: DaemonConfig): Promise<Listener[]> {
+/** Parses the `-H` addresses and refuses plain TCP off loopback; called before anything starts. */
+export function checkHosts(config: DaemonConfig): { address: string; parsed: ParsedHost }[] {
   const tls = config.tls || config.tlsVerify;
   const hosts = config.hosts.map((h) => ({ address: h, parsed: parseHostAddress(h, tls) }));
   for (const { address, parsed } of hosts) {
@@ -64,7 +64,19 @@ export async function listen(app: FastifyInstance, hijack: HijackRoutes, config:
         `refusing to listen on ${address} without --tlsverify: the API gives root on this host to anyone who can reach it (use a loopback address, a unix socket, or --tlsverify with --tlscacert/--tlscert/--tlskey)`,
       );
     }
+    if (parsed.kind === 'tcp' && tls) {
+      for (const [flag, file] of [['--tlscert', config.tlsCert], ['--tlskey', config.tlsKey], ...(config.tlsVerify ? [['--tlscacert', config.tlsCaCert]] : [])]) {
+        if (!existsSync(file!)) throw new InvalidArgumentError(`${flag} ${file}: no such file`);
+      }
+    }
   }
+  return hosts;
+}
+
+/** Starts every listener; refuses unsafe TCP before opening anything. */
+export async function listen(app: FastifyInstance, hijack: HijackRoutes, config: DaemonConfig): Promise<Listener[]> {
+  const tls = config.tls || config.tlsVerify;
+  const hosts = checkHosts(config);
   const listeners: Listener[] = [];
   try {
     for (const { address, parsed } of hosts) listeners.push(await listenOne(app, hijack, config, address, parsed, tls));

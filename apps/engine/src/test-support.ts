@@ -76,19 +76,7 @@ export async function startBerthd(opts: DaemonOptions = {}): Promise<TestDaemon>
   };
   await launch();
 
-  const docker: TestDaemon['docker'] = async (a, o = {}) => {
-    const p = run('docker', a, { env: { ...env, ...(o.env ?? {}) }, ...(o.input !== undefined ? { input: o.input } : {}) });
-    const timeout = o.timeoutMs ?? 60_000;
-    let timer: NodeJS.Timeout | undefined;
-    const t = new Promise<RunResult>((_r, reject) => {
-      timer = setTimeout(() => reject(new Error(`docker ${a.join(' ')} did not finish in ${timeout} ms`)), timeout);
-    });
-    try {
-      return await Promise.race([p, t]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const docker: TestDaemon['docker'] = (a, o = {}) => runCli('docker', a, { ...env, ...(o.env ?? {}) }, o.input, o.timeoutMs ?? 60_000);
 
   const d: TestDaemon = {
     socket, host: `unix://${socket}`, env, dataRoot, execRoot, cgroupParent, bridge, logFile,
@@ -148,6 +136,27 @@ export async function startBerthd(opts: DaemonOptions = {}): Promise<TestDaemon>
     },
   };
   return d;
+}
+
+/** Runs a command to completion (killed after `timeoutMs`, then rejected), capturing output. */
+export function runCli(cmd: string, args: string[], env: NodeJS.ProcessEnv, input: string | Buffer | undefined, timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input ?? '');
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
 }
 
 /** Unmounts anything still mounted under `dir` (deepest first). */

@@ -152,6 +152,27 @@ describe('pull faults', () => {
     }
   });
 
+  it('gives up on a body that keeps breaking off, naming the layer', async () => {
+    const proxy = await startFaultProxy(reg.addr, { cut: (m, url) => (m === 'GET' && url.includes(image.layers[1]!.digest) ? 1 << 20 : undefined) });
+    const client = new RegistryClient({ retryDelayMs: 20, maxAttempts: 3 });
+    using d = tempDir();
+    const cs = await LocalContentStore.open(d.path);
+    try {
+      await assert.rejects(client.pull(`${proxy.addr}/faults/app:latest`, { contentStore: cs }), (err: Error) => {
+        assert.equal(err.name, 'UnavailableError');
+        assert.match(err.message, new RegExp(`^pull ${proxy.addr}/faults/app:latest: layer ${image.layers[1]!.digest.slice(7, 19)} \\(${image.layers[1]!.digest}\\): unexpected end of body after \\d+ of ${image.layers[1]!.size} bytes`));
+        return true;
+      });
+      assert.equal(proxy.requests.filter((x) => x.includes(image.layers[1]!.digest)).length, 3, 'three attempts');
+      const c = await contents(cs);
+      assert.equal(c.ingests, 0);
+      assert.ok(!c.blobs.includes(image.manifest.digest));
+    } finally {
+      client.close();
+      await proxy.stop();
+    }
+  });
+
   it('retries 429 and 5xx on blobs, and reports a rate-limited manifest as Docker does', async () => {
     let blobFaults = 0;
     const proxy = await startFaultProxy(reg.addr, {

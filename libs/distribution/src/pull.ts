@@ -11,7 +11,9 @@
  */
 import type { Readable } from 'node:stream';
 import { childGcLabels, LABEL_UNCOMPRESSED } from '@berth/layer-store';
-import { type BerthError, FailedPreconditionError, InvalidArgumentError, NotFoundError, codeOf, errorFromCode } from '@berth/errdefs';
+import {
+  type BerthError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError, codeOf, errorFromCode,
+} from '@berth/errdefs';
 import {
   type Descriptor, type Digest, type ImageConfig, type Platform, type Reference, OciError, defaultPlatform, digestOf,
   familiarString, formatPlatform, isNonDistributableMediaType, normalizePlatform, parsePlatform, platformMatches,
@@ -189,6 +191,16 @@ export interface BlobFetch {
 
 const WRITE_BATCH = 512 * 1024;
 
+/** The body's chunks; a connection that drops mid-body becomes `unexpected end of body after N of M bytes`. */
+async function* readBody(body: Readable, written: () => number, size: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  try {
+    for await (const c of body as AsyncIterable<Buffer>) yield c;
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new UnavailableError(`unexpected end of body after ${written()} of ${size} bytes (${(err as Error).message})`, { cause: err });
+  }
+}
+
 /**
  * Downloads one blob into the store: resumable (Range from what the ingest holds), retried with exponential
  * backoff on connection failures, 5xx, 429 and truncated bodies; verified by the store on commit. On failure
@@ -217,7 +229,7 @@ export async function fetchBlob(f: BlobFetch): Promise<void> {
         const { body, offset } = await f.repo.openBlob(f.desc.digest, written, f.signal);
         let skip = written - offset;
         try {
-          for await (const chunk of body as AsyncIterable<Buffer>) {
+          for await (const chunk of readBody(body, () => written, f.desc.size, f.signal)) {
             let c = chunk;
             if (skip > 0) {
               if (c.length <= skip) {
@@ -243,7 +255,7 @@ export async function fetchBlob(f: BlobFetch): Promise<void> {
         }
         await flush();
         if (written < f.desc.size) {
-          throw Object.assign(new Error(`unexpected end of body after ${written} of ${f.desc.size} bytes`), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+          throw new UnavailableError(`unexpected end of body after ${written} of ${f.desc.size} bytes`);
         }
         break;
       } catch (err) {

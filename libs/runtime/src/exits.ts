@@ -112,6 +112,21 @@ export function waitExit(pid: number): Promise<ExitStatus> {
   return p;
 }
 
+/**
+ * Reaps `pid` now if it is one of our tracked children and has exited, keeping its status for a later waitExit.
+ * delete() calls it so that a container nobody waited for does not stay a zombie in a long-lived caller.
+ */
+export function collectExited(pid: number): void {
+  const c = children.get(pid);
+  if (!c || c.status) return;
+  try {
+    const s = native().waitPid(pid, true);
+    if (s) deliver(pid, toExitStatus(s));
+  } catch {
+    // ECHILD: not ours after all (or reaped by a sweep, which delivered the status)
+  }
+}
+
 /** The pid's status if it has already been collected (by a sweep), without waiting. */
 export function exitedStatus(pid: number): ExitStatus | undefined {
   return children.get(pid)?.status;

@@ -36,7 +36,6 @@ export async function launch(plan: Plan, opts: LaunchOptions): Promise<LaunchRes
   const { pid: helperPid, syncFd } = n.spawnHelper(opts.helper, encodePlan(plan), opts.stdio);
   markTransient(helperPid, true);
   const chan = new SyncChannel(syncFd);
-  let helperReaped = false;
   let pid = 0;
   let pty: number | undefined;
   const what = plan.mode === 'create' ? 'container init' : 'exec';
@@ -67,11 +66,6 @@ export async function launch(plan: Plan, opts: LaunchOptions): Promise<LaunchRes
         default:
           throw new Error(`unexpected message ${m.type} from the ${what}`);
       }
-      if (pid > 0 && !helperReaped) {
-        // The helper exits right after reporting the pid (and writing id maps): a short wait.
-        reap(helperPid);
-        helperReaped = true;
-      }
     }
   } catch (err) {
     if (pty !== undefined) closeSync(pty);
@@ -83,16 +77,16 @@ export async function launch(plan: Plan, opts: LaunchOptions): Promise<LaunchRes
       }
       await waitExit(pid);
     }
-    if (!helperReaped) {
-      try {
-        process.kill(helperPid, 'SIGKILL');
-      } catch {
-        // exited
-      }
+    try {
+      process.kill(helperPid, 'SIGKILL'); // a helper that hung (timeout); usually it has exited already
+    } catch {
+      // exited
     }
     throw err;
   } finally {
     chan.close();
-    if (!helperReaped) reap(helperPid);
+    // By READY (or EOF, or an error) the helper has released the child for the last time and is exiting:
+    // reaping it here waits at most for its exit, never for its cgroup work.
+    reap(helperPid);
   }
 }

@@ -189,9 +189,10 @@ export function planCreate(spec: RuntimeSpec, ctx: CreateContext, warnings: Warn
   const proc = spec.process;
   if (!proc) throw new InvalidArgumentError('config has no process');
   const { mounts, setupDev } = planMounts(spec, ctx, cloneFlags);
+  const join = ctx.cgroup.joinPlan();
   const plan: CreatePlan = {
     mode: 'create',
-    cgroupProcs: ctx.cgroup.procsFiles(),
+    cgroupProcs: join.procs,
     joins,
     cloneFlags,
     rootfs: ctx.rootfs,
@@ -208,6 +209,7 @@ export function planCreate(spec: RuntimeSpec, ctx: CreateContext, warnings: Warn
     mkdirCwd: true,
     process: planProcess(proc, spec, warnings, ctx.seccompCache),
   };
+  if (join.cgroupDir) plan.cgroupDir = join.cgroupDir;
   if (uidMap) plan.uidMap = uidMap;
   if (gidMap) plan.gidMap = gidMap;
   if (spec.hostname) plan.hostname = spec.hostname;
@@ -224,12 +226,14 @@ export function planExec(
     type: NAMESPACES[ns.type].flag,
     path: `/proc/${initPid}/ns/${NAMESPACES[ns.type].file}`,
   }));
+  const join = cgroup.joinPlan();
   const plan: ExecPlan = {
     mode: 'exec',
-    cgroupProcs: cgroup.procsFiles(),
+    cgroupProcs: join.procs,
     joins,
     process: planProcess(proc, spec, warnings, seccompCache),
   };
+  if (join.cgroupDir) plan.cgroupDir = join.cgroupDir;
   if (proc.oomScoreAdj !== undefined) plan.oomScoreAdj = proc.oomScoreAdj;
   return plan;
 }

@@ -100,6 +100,15 @@ describe('Runtime (real containers)', () => {
     assert.equal(capeff, 'CapEff: 00000000a80425fb');
   });
 
+  it('roots a new cgroup namespace at the container\'s own cgroups', async () => {
+    const r = await fx.run(['sh', '-c', 'grep -E ":(memory|pids):" /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max'], (s) => {
+      s.linux!.namespaces!.push({ type: 'cgroup' });
+      s.linux!.resources = { ...s.linux!.resources, pids: { limit: 77 } };
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^\d+:pids:\/\n\d+:memory:\/\n77\n$/);
+  });
+
   it('makes the memory limit visible in the container and enforces it with the OOM killer', async () => {
     let ooms = 0;
     let stop = () => {};

@@ -11,6 +11,7 @@ import { chownSync, closeSync, constants as fsc, existsSync, openSync, readFileS
 import path from 'node:path';
 import { cgroupPathFor, detectCgroupLayout, openCgroup, type Cgroup, type CgroupStats } from './cgroups/index.ts';
 import { runtimeError } from './errors.ts';
+import { collectExited } from './exits.ts';
 import { runHooks } from './hooks.ts';
 import { launch } from './launch.ts';
 import { native } from './native.ts';
@@ -338,6 +339,7 @@ export class Runtime {
     }
     await signalAll(cgroup, 9);
     if (status !== 'stopped') await waitGone(rec.pid);
+    collectExited(rec.pid);
     try {
       await cgroup.destroy();
     } catch (err) {

@@ -43,6 +43,7 @@ interface Pending {
 export interface ShimClientEvents {
   exit: [Events['exit']];
   oom: [Events['oom']];
+  load: [Events['load']];
   close: [];
 }
 
@@ -232,6 +233,7 @@ export class ShimClient extends EventEmitter<ShimClientEvents> {
     } else if (f.t === 'evt') {
       if (f.topic === 'exit') this.emit('exit', f.data as Events['exit']);
       else if (f.topic === 'oom') this.emit('oom', f.data as Events['oom']);
+      else if (f.topic === 'load') this.emit('load', f.data as Events['load']);
     }
   }
 

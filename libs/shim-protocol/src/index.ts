@@ -11,6 +11,6 @@ export {
   type ProcessStatus, type ExitStatus, type StdioConfig, type RootfsMount, type HelloParams, type HelloResult,
   type ClaimParams, type ClaimResult, type CreateParams, type PidResult, type ExecIdParams, type ProcessState,
   type KillParams, type DeleteResult, type ExecParams, type ResizeParams, type PidInfo, type UpdateParams,
-  type ShutdownParams, type AttachParams, type Stats, type Methods, type Method, type ExitEvent, type OomEvent,
+  type ShutdownParams, type AttachParams, type Stats, type Methods, type Method, type ExitEvent, type OomEvent, type LoadEvent,
   type Events, type Topic, type RequestFrame, type ResponseFrame, type EventFrame, type Frame, type WireError,
 } from './messages.ts';

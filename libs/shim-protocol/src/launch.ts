@@ -25,9 +25,14 @@ export interface LaunchShimOptions {
   socket: string;
   /** The shim's own directory (created; must be empty or absent): exit status, task record, its log. */
   stateDir: string;
-  /** The task id; omit to start a spare (claimed later with a task id). */
+  /**
+   * The task id: the shim serves this one task on `socket` with its files in `stateDir`. Omit to start a host
+   * (a spare): `socket` and `stateDir` are then the process's own, and tasks are added with `claim`.
+   */
   id?: string;
   namespace?: string;
+  /** A host's number of tasks (default 1: one process per container). */
+  capacity?: number;
   /** Where the shim's own log goes (default `<stateDir>/shim.log`). */
   logFile?: string;
   nodeFlags?: readonly string[];
@@ -58,6 +63,7 @@ export async function launchShim(opts: LaunchShimOptions): Promise<LaunchedShim>
   const args = ['--socket', opts.socket, '--state', opts.stateDir, '--ready-fd', '3'];
   if (opts.id) args.push('--id', opts.id);
   if (opts.namespace) args.push('--namespace', opts.namespace);
+  if (opts.capacity && !opts.id) args.push('--capacity', String(opts.capacity));
   // A bundled shim (or a link to one, as `berth-shim` on PATH is) runs under this Node with the memory flags.
   const isScript = /\.[cm]?[jt]s$/.test(realBinary(opts.binary));
   const [cmd, argv] = isScript

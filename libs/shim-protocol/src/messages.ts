@@ -62,17 +62,24 @@ export interface HelloParams {
 
 export interface HelloResult {
   version: number;
-  /** The shim's own pid. */
+  /** The shim process's pid. */
   pid: number;
-  /** The task id; empty while the shim is a spare. */
+  /** The task id; empty on a host socket. */
   id: string;
   namespace: string;
+  /** This is a host socket: it takes `claim`s (a spare, or a shim process with room for more tasks). */
   spare: boolean;
-  /** The task's status, or empty if no task has been created yet. */
+  /** The task's status, or empty if no task has been created yet (or on a host socket). */
   status: ProcessStatus | '';
+  /** Tasks the shim process holds now, and how many it takes in all. */
+  tasks: number;
+  capacity: number;
 }
 
-/** Turns a spare into the shim of one task: it moves its socket and state dir to these paths (same filesystem). */
+/**
+ * Sent to a host socket: the shim process takes one more task, answering the protocol for it on `socket`
+ * with its files in `stateDir` (created; absent or empty). Refused with resource_exhausted when full.
+ */
 export interface ClaimParams {
   id: string;
   namespace?: string;
@@ -214,9 +221,16 @@ export interface OomEvent {
   id: string;
 }
 
+/** On a host socket: the number of tasks changed. */
+export interface LoadEvent {
+  tasks: number;
+  capacity: number;
+}
+
 export interface Events {
   exit: ExitEvent;
   oom: OomEvent;
+  load: LoadEvent;
 }
 
 export type Topic = keyof Events;

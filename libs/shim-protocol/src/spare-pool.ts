@@ -1,8 +1,11 @@
-// Warm spare shims, so that creating a task never waits for a Node process to start: a spare is a berth-shim
-// already running and connected, with a temporary socket and state dir under the pool's directory; claiming it
-// renames both to the task's paths and gives it the task id (one round trip). The pool refills in the
-// background. Spares left by a previous run of the caller are adopted on start().
-import { FailedPreconditionError, UnavailableError } from '@berth/errdefs';
+// Warm shim processes, so that creating a task never waits for a Node process to start. The pool keeps
+// *hosts*: berth-shim processes started without a task, each taking up to `tasksPerShim` tasks through
+// `claim` on its own socket (each task then has a socket and state dir of its own). A claim goes to the
+// fullest host with room (so processes are shared as much as allowed), and the pool launches a new host in
+// the background whenever fewer than `size` free slots remain. A host whose tasks have all been deleted is a
+// spare again; the pool shuts down spare hosts it does not need. Hosts left by a previous run of the
+// caller are adopted on start().
+import { FailedPreconditionError, ResourceExhaustedError, UnavailableError } from '@berth/errdefs';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -13,26 +16,39 @@ import type { ClaimParams } from './messages.ts';
 export interface SparePoolOptions {
   /** The berth-shim executable (see LaunchShimOptions.binary). */
   binary: string;
-  /** Where spares keep their sockets and state; on the same filesystem as the tasks' state dirs. */
+  /** Where hosts keep their sockets and own files; on the same filesystem as the tasks' state dirs. */
   dir: string;
-  /** Spares kept ready (0: every claim launches a shim). */
+  /** Free task slots kept ready (0: every claim may launch a process). */
   size: number;
   /**
-   * Wait this long after a claim before launching its replacement (default 0), so that a burst of task
+   * Tasks one shim process takes (default 1: a process per container, as containerd-shim-runc-v2). More
+   * share a process's memory between containers (docs/shim.md has the figures) at the price of a shared fate.
+   */
+  tasksPerShim?: number;
+  /**
+   * Wait this long after a claim before launching a replacement (default 0), so that a burst of task
    * creations does not compete with Node start-ups for the CPU; claims within the delay share one refill.
    */
   refillDelayMs?: number;
   nodeFlags?: readonly string[];
   env?: NodeJS.ProcessEnv;
-  /** Told about failures to launch a spare in the background (the next claim launches one directly). */
+  /** Told about failures to launch a host in the background (the next claim launches one directly). */
   onError?: (err: Error) => void;
+}
+
+interface Host {
+  client: ShimClient;
+  tasks: number;
+  capacity: number;
+  /** A claim is on its way to it (counted in `tasks` already). */
+  pending: number;
 }
 
 export class SparePool {
   private readonly opts: SparePoolOptions;
-  private readonly ready: ShimClient[] = [];
+  private readonly hosts = new Set<Host>();
   private launching = 0;
-  /** Spares being launched; close() waits for them so none outlives the pool's owner. */
+  /** Hosts being launched; close() waits for them so none outlives the pool's owner. */
   private readonly inflight = new Set<Promise<void>>();
   private closed = false;
   private refillTimer: NodeJS.Timeout | undefined;
@@ -41,101 +57,152 @@ export class SparePool {
     this.opts = opts;
   }
 
-  /** Adopts spares a previous run left in `dir` (connected; dead ones are removed), then fills the pool. */
+  private get perShim(): number {
+    return Math.max(1, this.opts.tasksPerShim ?? 1);
+  }
+
+  /** Adopts the hosts a previous run left in `dir` (dead ones are removed), then fills the pool. */
   async start(): Promise<void> {
     mkdirSync(this.opts.dir, { recursive: true, mode: 0o711 });
-    for (const name of readdirSync(this.opts.dir)) {
-      const stateDir = path.join(this.opts.dir, name);
+    await Promise.all(readdirSync(this.opts.dir).map(async (name) => {
+      const dir = path.join(this.opts.dir, name);
       try {
-        const c = await ShimClient.connect(path.join(stateDir, 'shim.sock'), { timeoutMs: 1000 });
-        if (c.info.spare && this.ready.length < this.opts.size) this.keep(c);
-        else {
-          if (c.info.spare) await c.shutdown().catch(() => {});
-          c.close();
-        }
+        const c = await ShimClient.connect(path.join(dir, 'shim.sock'), { timeoutMs: 1000 });
+        if (c.info.spare) this.track(c);
+        else c.close();
       } catch {
-        rmSync(stateDir, { recursive: true, force: true });
+        rmSync(dir, { recursive: true, force: true });
       }
-    }
+    }));
+    this.trim();
     this.refill();
   }
 
-  /** Spares ready now. */
+  /** Free task slots in running hosts now. */
   get available(): number {
-    return this.ready.length;
+    let free = 0;
+    for (const h of this.hosts) free += Math.max(0, h.capacity - h.tasks);
+    return free;
   }
 
-  /** A shim for the task: a ready spare if there is one, else one launched now. Connected, with events on. */
-  async claim(p: ClaimParams & { namespace?: string }): Promise<ShimClient> {
+  /** Shim processes the pool knows (with or without tasks). */
+  get processes(): number {
+    return this.hosts.size;
+  }
+
+  /**
+   * A shim for the task: a slot in a running host if there is one, else in a host launched now. Returns a
+   * client connected to the task's socket, with events on.
+   */
+  async claim(p: ClaimParams): Promise<ShimClient> {
     if (this.closed) throw new FailedPreconditionError('claim a shim: the spare pool is closed');
     for (;;) {
-      const spare = this.ready.shift();
-      if (!spare) break;
-      this.scheduleRefill();
+      const host = this.pick() ?? await this.launchNow();
+      host.tasks++;
+      host.pending++;
+      this.refillLater();
       try {
-        await spare.claim(p);
-        return spare;
+        await host.client.claim(p);
       } catch (err) {
-        if (err instanceof UnavailableError) {
-          spare.close(); // died meanwhile: take the next one
+        host.tasks--;
+        host.pending--;
+        if (err instanceof UnavailableError) continue; // died meanwhile: try another
+        if (err instanceof ResourceExhaustedError) {
+          host.tasks = host.capacity; // full after all (claims from elsewhere): try another
           continue;
         }
-        this.keep(spare); // the claim was refused (bad paths, …): the spare is still a spare
         throw err;
       }
+      host.pending--;
+      return ShimClient.connect(p.socket);
     }
-    this.scheduleRefill();
-    const launched = await launchShim({
-      ...this.launchOptions(), socket: p.socket, stateDir: p.stateDir, id: p.id, ...(p.namespace ? { namespace: p.namespace } : {}),
-    });
-    return ShimClient.connect(launched.socket);
   }
 
-  /** Waits until `n` spares are ready (tests and benchmarks). */
+  /** The fullest host with room. */
+  private pick(): Host | undefined {
+    let best: Host | undefined;
+    for (const h of this.hosts) {
+      if (h.tasks >= h.capacity) continue;
+      if (!best || h.tasks > best.tasks) best = h;
+    }
+    return best;
+  }
+
+  private async launchNow(): Promise<Host> {
+    const c = await this.launchHost();
+    return this.track(c);
+  }
+
+  /** Waits until `n` free slots are ready (tests and benchmarks). */
   async waitReady(n = this.opts.size, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.ready.length < n) {
-      if (Date.now() > deadline) throw new FailedPreconditionError(`spare pool: ${this.ready.length} of ${n} spares ready after ${timeoutMs} ms`);
+    while (this.available < n) {
+      if (Date.now() > deadline) throw new FailedPreconditionError(`spare pool: ${this.available} of ${n} free slots ready after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
 
   /**
-   * Shuts the ready spares down (claimed shims are not the pool's any more). With `keepSpares` it only lets go
-   * of them, for the next start() in this directory to adopt.
+   * Shuts down the hosts that hold no task, and lets go of the others (their tasks go on). With `keepSpares`
+   * the empty ones are left running too, for the next start() in this directory to adopt.
    */
   async close(opts: { keepSpares?: boolean } = {}): Promise<void> {
     this.closed = true;
     clearTimeout(this.refillTimer);
     await Promise.all([...this.inflight]);
-    const spares = this.ready.splice(0);
-    await Promise.all(spares.map(async (c) => {
-      if (!opts.keepSpares) await c.shutdown().catch(() => {});
-      c.close();
+    const hosts = [...this.hosts];
+    this.hosts.clear();
+    await Promise.all(hosts.map(async (h) => {
+      if (!opts.keepSpares && h.tasks === 0) {
+        // The host removes its files, then closes its connections: wait for that, briefly.
+        const gone = new Promise<void>((r) => {
+          h.client.once('close', () => r());
+          setTimeout(r, 2000).unref();
+        });
+        await h.client.shutdown().then(() => gone, () => {});
+      }
+      h.client.close();
     }));
   }
 
   private launchOptions(): Omit<LaunchShimOptions, 'socket' | 'stateDir'> {
     return {
       binary: this.opts.binary,
+      capacity: this.perShim,
       ...(this.opts.nodeFlags ? { nodeFlags: this.opts.nodeFlags } : {}),
       ...(this.opts.env ? { env: this.opts.env } : {}),
     };
   }
 
-  private keep(c: ShimClient): void {
-    this.ready.push(c);
-    c.once('close', () => {
-      const i = this.ready.indexOf(c);
-      if (i >= 0) {
-        this.ready.splice(i, 1);
-        this.refill();
-      }
+  private track(c: ShimClient): Host {
+    const h: Host = { client: c, tasks: c.info.tasks, capacity: c.info.capacity, pending: 0 };
+    this.hosts.add(h);
+    c.on('load', (l) => {
+      h.tasks = l.tasks + h.pending;
+      h.capacity = l.capacity;
+      this.trim();
+      this.refill();
     });
+    c.once('close', () => {
+      if (this.hosts.delete(h)) this.refill();
+    });
+    return h;
   }
 
-  /** Refills later (spawning a Node process is not done on the claim's path). */
-  private scheduleRefill(): void {
+  /** Shuts down empty hosts beyond what `size` needs (a host whose tasks are gone is a spare again). */
+  private trim(): void {
+    if (this.closed) return;
+    let free = this.available;
+    for (const h of this.hosts) {
+      if (h.tasks > 0 || h.pending > 0 || free - h.capacity < this.opts.size) continue;
+      free -= h.capacity;
+      this.hosts.delete(h);
+      void h.client.shutdown().catch(() => {}).finally(() => h.client.close());
+    }
+  }
+
+  /** Refills after the configured delay (launching a Node process is kept off the claim's path). */
+  private refillLater(): void {
     if (this.closed || this.refillTimer) return;
     this.refillTimer = setTimeout(() => {
       this.refillTimer = undefined;
@@ -145,7 +212,7 @@ export class SparePool {
   }
 
   private refill(): void {
-    while (!this.closed && this.ready.length + this.launching < this.opts.size) {
+    while (!this.closed && this.available + this.launching * this.perShim < this.opts.size) {
       this.launching++;
       const p = this.launchSpare().finally(() => {
         this.launching--;
@@ -156,19 +223,27 @@ export class SparePool {
   }
 
   private async launchSpare(): Promise<void> {
-    const stateDir = path.join(this.opts.dir, randomBytes(6).toString('hex'));
     try {
-      const launched = await launchShim({ ...this.launchOptions(), socket: path.join(stateDir, 'shim.sock'), stateDir });
-      const c = await ShimClient.connect(launched.socket);
+      const c = await this.launchHost();
       if (this.closed) {
         await c.shutdown().catch(() => {});
         c.close();
         return;
       }
-      this.keep(c);
+      this.track(c);
     } catch (err) {
-      rmSync(stateDir, { recursive: true, force: true });
       this.opts.onError?.(err as Error);
+    }
+  }
+
+  private async launchHost(): Promise<ShimClient> {
+    const dir = path.join(this.opts.dir, randomBytes(6).toString('hex'));
+    try {
+      const launched = await launchShim({ ...this.launchOptions(), socket: path.join(dir, 'shim.sock'), stateDir: dir });
+      return await ShimClient.connect(launched.socket);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
     }
   }
 }

@@ -11,11 +11,12 @@
  *     major != rule.major             → next rule   (unless wildcard)
  *     minor != rule.minor             → next rule   (unless wildcard)
  *     return rule.allow
- *   return 1 */
+ *   return 1                                              (unless a rule without conditions came first) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -33,6 +34,7 @@ int berth_device_filter(const struct berth_device_rule *rules, size_t n, struct 
   struct bpf_insn *p = calloc(8 + n * 8, sizeof *p);
   if (!p) return -1;
   size_t i = 0;
+  bool unconditional = false;
   p[i++] = INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_2, BPF_REG_1, 0, 0);   /* r2 = access_type */
   p[i++] = INSN(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xFFFF);      /* r2 &= 0xffff (type) */
   p[i++] = INSN(BPF_LDX | BPF_W | BPF_MEM, BPF_REG_3, BPF_REG_1, 0, 0);   /* r3 = access_type */
@@ -67,9 +69,17 @@ int berth_device_filter(const struct berth_device_rule *rules, size_t n, struct 
     for (size_t j = 0; j < nj; j++) b[jumps[j]].off = (short)(m - jumps[j] - 1);
     memcpy(&p[i], b, m * sizeof *b);
     i += m;
+    /* a rule without conditions decides everything: earlier rules and the default are unreachable (and the
+     * verifier rejects unreachable code) */
+    if (nj == 0) {
+      unconditional = true;
+      break;
+    }
   }
-  p[i++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
-  p[i++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  if (!unconditional) {
+    p[i++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
+    p[i++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  }
   *out = p;
   *len = i;
   return 0;

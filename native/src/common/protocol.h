@@ -12,17 +12,22 @@
  *   Node (addon)                 berth-nsexec (helper)                 container init / exec child
  *   ------------                 ---------------------                 ---------------------------
  *   posix_spawn(helper) ───────► read plan (fd 4), close other fds
- *                                write own pid to cgroup.procs files
+ *                                open the cgroup.procs files (and the cgroup2 dir), oom_score_adj
  *                                setns(user first, then the others)
- *                                clone(ns flags | CLONE_PARENT) ─────► (blocks reading the release pipe)
+ *                                clone3(ns flags | CLONE_PARENT      (blocks reading the release pipe)
+ *                                  [| CLONE_INTO_CGROUP]) ───────────►
+ *        ◄──────── SYNC_PID(pid) ─┤
  *                                write uid_map/gid_map
- *                                release ───────────────────────────► setresuid(0) in a new user ns, setsid
- *        ◄──────── SYNC_PID(pid) ─┤ exit(0)                           mounts (rootfs, spec mounts, /dev)
+ *                                release #1 ────────────────────────► setresuid(0) in a new user ns, setsid
+ *                                write the child's pid to cgroup.procs  mounts (rootfs, spec mounts, /dev)
+ *                                (one RCU grace period, overlapped)   … (a new cgroup ns waits for #2 first)
+ *                                release #2, exit(0) ───────────────►
  *        ◄─────────────────────────────────────── SYNC_HOOKS ──────── (only when the plan asks for it)
  *   run prestart/createRuntime hooks
  *        ─────────────────────────────────────── SYNC_CONTINUE ─────► pivot_root, masked/ro paths, sysctls
  *        ◄──────────────────────────────────────── SYNC_PTY + fd ──── (terminal: the pty master)
- *                                                                     rlimits, caps, uid/gid, PATH lookup
+ *                                                                     rlimits, caps, uid/gid, PATH lookup,
+ *                                                                     wait for release #2 (in its cgroups)
  *        ◄──────────────────────────────────────── SYNC_READY ─────── create: close sync, block on exec.fifo
  *                                                                     exec mode: no READY; execve closes the
  *                                                                     socket (CLOEXEC), the addon sees EOF
@@ -73,6 +78,7 @@ enum plan_tag {
   PLAN_HOOKS_SYNC = 35,   /* u32 bool: stop for prestart/createRuntime hooks */
   PLAN_MKDIR_CWD = 36,    /* u32 bool: create cwd inside the rootfs if missing */
   PLAN_SETGROUPS = 37,    /* u32 bool: call setgroups() (false in a user ns with setgroups denied) */
+  PLAN_CGROUP_DIR = 38,   /* string: a cgroup2 directory to clone straight into (CLONE_INTO_CGROUP) */
 };
 
 enum plan_mode { PLAN_MODE_CREATE = 1, PLAN_MODE_EXEC = 2 };

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -32,11 +33,37 @@ static void load_plan(void) {
   if (plan_decode(buf, (size_t)st.st_size, &plan) < 0) fail(errno ? errno : EINVAL, "decode plan");
 }
 
-static void join_cgroups(void) {
-  char pid[32];
-  int n = snprintf(pid, sizeof pid, "%d", getpid());
+/* Opened before setns: after joining the container's mount namespace the paths would name its files. */
+static int *cgroup_fds;
+static int cgroup_dir_fd = -1;
+static bool cloned_into_cgroup;
+
+static void open_cgroups(void) {
+  cgroup_fds = calloc(plan.n_cgroup_procs + 1, sizeof *cgroup_fds);
+  if (!cgroup_fds) fail(ENOMEM, "open cgroups");
+  if (plan.cgroup_dir) {
+    cgroup_dir_fd = open(plan.cgroup_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cgroup_dir_fd < 0) fail(errno, "open cgroup %s", plan.cgroup_dir);
+  }
   for (size_t i = 0; i < plan.n_cgroup_procs; i++) {
-    if (write_file(plan.cgroup_procs[i], pid, (size_t)n) < 0) fail(errno, "join cgroup %s", plan.cgroup_procs[i]);
+    cgroup_fds[i] = open(plan.cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+    if (cgroup_fds[i] < 0) fail(errno, "open cgroup %s", plan.cgroup_procs[i]);
+  }
+}
+
+/* The first migration of a burst waits for an RCU grace period (~10 ms): it runs while the child, already
+ * released, sets up its mounts (as runc's parent applies cgroups while runc init works). */
+static void join_cgroups(pid_t pid) {
+  char text[32];
+  int n = snprintf(text, sizeof text, "%d", pid);
+  for (size_t i = 0; i < plan.n_cgroup_procs; i++) {
+    if (write(cgroup_fds[i], text, (size_t)n) != n) fail(errno, "join cgroup %s", plan.cgroup_procs[i]);
+    close(cgroup_fds[i]);
+  }
+  if (cgroup_dir_fd >= 0 && !cloned_into_cgroup) {
+    int fd = openat(cgroup_dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, text, (size_t)n) != n) fail(errno, "join cgroup %s", plan.cgroup_dir);
+    close(fd);
   }
 }
 
@@ -66,10 +93,25 @@ static void join_namespaces(void) {
   for (size_t i = 0; i < n; i++) close(fds[i]);
 }
 
+/* CLONE_INTO_CGROUP puts the child in the cgroup2 directory at birth: no migration, hence no RCU grace period
+ * (on a pure v2 host the create then pays none). Without it (old kernel, or a cgroup that refuses it) the
+ * helper writes the pid to cgroup.procs like the v1 ones. */
 static pid_t clone_parent(uint32_t flags) {
   /* With CLONE_PARENT the child inherits our exit signal (SIGCHLD); clone3 rejects an explicit one. */
   struct clone_args args = { .flags = (uint64_t)flags | CLONE_PARENT };
-  long pid = syscall(SYS_clone3, &args, sizeof args);
+  long pid = -1;
+  if (cgroup_dir_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = (uint64_t)cgroup_dir_fd;
+    pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid >= 0) {
+      if (pid > 0) cloned_into_cgroup = true;
+      return (pid_t)pid;
+    }
+    args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+    args.cgroup = 0;
+  }
+  pid = syscall(SYS_clone3, &args, sizeof args);
   if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
     pid = syscall(SYS_clone, (unsigned long)flags | CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
   }
@@ -82,15 +124,18 @@ static void write_id_map(pid_t pid, const char *file, const char *map) {
   if (write_file(path, map, strlen(map)) < 0) fail(errno, "write %s of the container", file);
 }
 
-static void wait_release(int release) {
+/* The helper releases the child twice: once the pid is reported and the id maps are written (the child may
+ * start its setup), and once it is in its cgroups (the child must be before it reports ready or execs). */
+static int release_fd = -1;
+
+static void wait_release(void) {
   char c;
   ssize_t n;
-  do n = read(release, &c, 1); while (n < 0 && errno == EINTR);
+  do n = read(release_fd, &c, 1); while (n < 0 && errno == EINTR);
   if (n != 1) _exit(1); /* the helper failed and has reported it */
-  close(release);
 }
 
-__attribute__((noreturn)) static void container_init(void) {
+__attribute__((noreturn)) static void container_init(bool cgroupns) {
   if (plan.clone_flags & CLONE_NEWUSER) {
     if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) fail(errno, "become root in the new user namespace");
   }
@@ -98,6 +143,13 @@ __attribute__((noreturn)) static void container_init(void) {
   if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) fail(errno, "set dumpable");
   if (setsid() < 0) fail(errno, "setsid");
   umask(0);
+  /* A cgroup namespace is rooted where the process is when it is created: wait for the cgroups first. */
+  bool in_cgroups = false;
+  if (cgroupns) {
+    wait_release();
+    in_cgroups = true;
+    if (unshare(CLONE_NEWCGROUP) < 0) fail(errno, "create the cgroup namespace");
+  }
 
   int fifo = -1;
   if (plan.rootfs) setup_rootfs(&plan, &fifo);
@@ -110,6 +162,7 @@ __attribute__((noreturn)) static void container_init(void) {
   apply_rlimits(&plan);
   finalize_process(&plan);
   const char *path = lookup_executable(&plan);
+  if (!in_cgroups) wait_release();
 
   if (sync_send(SYNC_READY, 0, -1) < 0) fail(errno, "report ready");
   close(sync_fd);
@@ -130,6 +183,7 @@ __attribute__((noreturn)) static void exec_child(void) {
   apply_rlimits(&plan);
   finalize_process(&plan);
   const char *path = lookup_executable(&plan);
+  wait_release();
   load_seccomp(&plan);
   /* On success the sync socket closes with execve (CLOEXEC): the addon reads EOF, which means "running". */
   exec_process(&plan, path);
@@ -143,7 +197,7 @@ int main(void) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   load_plan();
 
-  join_cgroups();
+  open_cgroups();
   if (plan.has_oom_score_adj) {
     char v[16];
     int n = snprintf(v, sizeof v, "%d", plan.oom_score_adj);
@@ -153,16 +207,20 @@ int main(void) {
 
   /* The child waits for release so that SYNC_PID always reaches Node before anything the child says. */
   bool userns = (plan.clone_flags & CLONE_NEWUSER) != 0;
+  bool cgroupns = (plan.clone_flags & CLONE_NEWCGROUP) != 0;
   int release[2];
   if (pipe2(release, O_CLOEXEC) < 0) fail(errno, "create release pipe");
 
-  pid_t pid = clone_parent(plan.clone_flags);
+  pid_t pid = clone_parent(plan.clone_flags & ~(uint32_t)CLONE_NEWCGROUP);
   if (pid < 0) fail(errno, "clone the container process");
   if (pid == 0) {
     close(release[1]);
-    wait_release(release[0]);
+    release_fd = release[0];
+    for (size_t i = 0; i < plan.n_cgroup_procs; i++) close(cgroup_fds[i]);
+    if (cgroup_dir_fd >= 0) close(cgroup_dir_fd);
+    wait_release();
     if (plan.mode == PLAN_MODE_EXEC) exec_child();
-    container_init();
+    container_init(cgroupns);
   }
 
   /* The pid goes first: if anything below fails, Node knows which child of its own to kill and reap. */
@@ -176,5 +234,7 @@ int main(void) {
     }
   }
   if (write(release[1], "1", 1) != 1) fail(errno, "release the container process");
+  join_cgroups(pid);
+  if (write(release[1], "2", 1) != 1) fail(errno, "release the container process");
   return 0;
 }

@@ -6,7 +6,11 @@ export function describeError(err: unknown): string {
     if (err.errno === 'EACCES' || err.errno === 'EPERM') {
       return `permission denied while trying to connect to the berth daemon socket at ${err.host}: ${(err.cause as Error)?.message ?? err.message}`;
     }
-    return `Cannot connect to the berth daemon at ${err.host}. Is berthd running?`;
+    // nothing there: docker's wording; anything else (TLS, a reset, a timeout) says what happened
+    if (['ECONNREFUSED', 'ENOENT', 'ENOTSOCK', 'EHOSTUNREACH', 'ENETUNREACH', undefined].includes(err.errno)) {
+      return `Cannot connect to the berth daemon at ${err.host}. Is berthd running?`;
+    }
+    return `error during connect: ${err.host}: ${(err.cause as Error)?.message ?? err.message}`;
   }
   if (daemonStatus(err) !== undefined) return `Error response from daemon: ${(err as Error).message}`;
   return err instanceof Error ? err.message : String(err);

@@ -54,14 +54,26 @@ export class ImageArchives {
   private readonly images: ImageService;
   private readonly config: DaemonConfig;
   private readonly snapshotter: string;
-  readonly content: RemoteContentStore;
 
   constructor(deps: { rt: RuntimedClient; images: ImageService; config: DaemonConfig; snapshotter: string }) {
     this.rt = deps.rt;
     this.images = deps.images;
     this.config = deps.config;
     this.snapshotter = deps.snapshotter;
-    this.content = new RemoteContentStore(deps.rt);
+  }
+
+  /**
+   * Runs `fn` under a runtimed lease, so what it writes (blobs, snapshots) survives garbage collection until an
+   * image record references it; the lease is dropped at the end (and expires by itself after a crash).
+   */
+  private async leased<T>(fn: (rt: RuntimedClient, content: RemoteContentStore) => Promise<T>): Promise<T> {
+    const lease = await this.rt.leases.create('', { 'containerd.io/gc.expire': new Date(Date.now() + 3600_000).toISOString() });
+    const rt = this.rt.withLease(lease.id);
+    try {
+      return await fn(rt, new RemoteContentStore(rt));
+    } finally {
+      await this.rt.leases.delete(lease.id).catch(() => undefined);
+    }
   }
 
   /** `GET /images/get?names=…` / `GET /images/{name}/get`. */
@@ -74,29 +86,31 @@ export class ImageArchives {
       const byId = d.name === undefined || /^(sha256:)?[a-f0-9]+$/.test(n);
       list.push({ target: d.target as never, ...(byId ? {} : { names: [d.name!] }) });
     }
-    return saveImages(list, { contentStore: this.content, platform: 'linux/amd64' });
+    return saveImages(list, { contentStore: new RemoteContentStore(this.rt), platform: 'linux/amd64' });
   }
 
   /** `POST /images/load`: loads, unpacks, names; returns Docker's "Loaded image" lines. */
   async load(input: Readable): Promise<string[]> {
     const { loadImages } = await import('@berth/distribution');
-    const loaded = await loadImages(input, { contentStore: this.content });
-    const lines: string[] = [];
-    for (const img of loaded) {
-      const target = { mediaType: img.target.mediaType, digest: img.target.digest, size: Number(img.target.size), annotations: {} };
-      const d = await this.images.store.detailsOf(target);
-      await unpackImage(this.rt, d, this.snapshotter);
-      if (img.names.length === 0) {
-        await this.images.keepDangling(d);
-        lines.push(`Loaded image ID: ${d.id}`);
+    return this.leased(async (rt, content) => {
+      const loaded = await loadImages(input, { contentStore: content });
+      const lines: string[] = [];
+      for (const img of loaded) {
+        const target = { mediaType: img.target.mediaType, digest: img.target.digest, size: Number(img.target.size), annotations: {} };
+        const d = await this.images.store.detailsOf(target);
+        await unpackImage(rt, d, this.snapshotter);
+        if (img.names.length === 0) {
+          await this.images.keepDangling(d);
+          lines.push(`Loaded image ID: ${d.id}`);
+        }
+        for (const n of img.names) {
+          await this.images.setRecord(n, d);
+          lines.push(`Loaded image: ${familiar(n)}`);
+        }
       }
-      for (const n of img.names) {
-        await this.images.setRecord(n, d);
-        lines.push(`Loaded image: ${familiar(n)}`);
-      }
-    }
-    await this.images.refreshIndex();
-    return lines;
+      await this.images.refreshIndex();
+      return lines;
+    });
   }
 
   /** `POST /images/create?fromSrc=-`: a rootfs tarball as a one-layer image. */
@@ -104,18 +118,26 @@ export class ImageArchives {
     const { importRootfs } = await import('@berth/distribution');
     let name: string | undefined;
     if (opts.repo) name = formatReference(withDefaultTag(parseRef(opts.tag ? `${opts.repo}:${opts.tag}` : opts.repo)));
-    const img = await importRootfs(input, { contentStore: this.content, changes: opts.changes, ...(opts.message ? { message: opts.message } : {}) });
-    const target = { mediaType: img.target.mediaType, digest: img.target.digest, size: Number(img.target.size), annotations: {} };
-    const d = await this.images.store.detailsOf(target);
-    await unpackImage(this.rt, d, this.snapshotter);
-    if (name) await this.images.setRecord(name, d);
-    else await this.images.keepDangling(d);
-    await this.images.refreshIndex();
-    return d.id;
+    return this.leased(async (rt, content) => {
+      const img = await importRootfs(input, { contentStore: content, changes: opts.changes, ...(opts.message ? { message: opts.message } : {}) });
+      const target = { mediaType: img.target.mediaType, digest: img.target.digest, size: Number(img.target.size), annotations: {} };
+      const d = await this.images.store.detailsOf(target);
+      await unpackImage(rt, d, this.snapshotter);
+      if (name) await this.images.setRecord(name, d);
+      else await this.images.keepDangling(d);
+      await this.images.refreshIndex();
+      return d.id;
+    });
   }
 
   /** `POST /commit`: the container's changes as a new layer on its image, with its config (and `changes`). */
   async commit(c: Container, opts: {
+    repo?: string; tag?: string; comment?: string; author?: string; pause: boolean; changes: string[]; config?: Record<string, unknown>;
+  }): Promise<string> {
+    return this.leased((rt) => this.commitWith(rt, c, opts));
+  }
+
+  private async commitWith(rt: RuntimedClient, c: Container, opts: {
     repo?: string; tag?: string; comment?: string; author?: string; pause: boolean; changes: string[]; config?: Record<string, unknown>;
   }): Promise<string> {
     const { applyChanges } = await import('@berth/distribution');
@@ -124,24 +146,24 @@ export class ImageArchives {
     else if (opts.tag) throw new InvalidArgumentError('tag without repository');
     const base = await this.images.store.resolve(c.rec.Image);
     const paused = opts.pause && c.hasTask && !c.paused;
-    if (paused) await this.rt.tasks.pause(c.id);
+    if (paused) await rt.tasks.pause(c.id);
     let layer: RtDescriptor;
     let diffId: string;
     try {
-      const upper = await this.rt.snapshots.mounts(c.rec.SnapshotKey, c.rec.Snapshotter);
+      const upper = await rt.snapshots.mounts(c.rec.SnapshotKey, c.rec.Snapshotter);
       const viewKey = `commit-view-${c.id}-${Date.now()}`;
-      const lower = base.chainId ? await this.rt.snapshots.view(viewKey, base.chainId, { snapshotter: c.rec.Snapshotter }) : [];
+      const lower = base.chainId ? await rt.snapshots.view(viewKey, base.chainId, { snapshotter: c.rec.Snapshotter }) : [];
       try {
-        layer = await this.rt.diff.diff(lower, upper, { mediaType: MediaTypeImageLayerGzip, ref: `commit-${c.id}-${Date.now()}` });
+        layer = await rt.diff.diff(lower, upper, { mediaType: MediaTypeImageLayerGzip, ref: `commit-${c.id}-${Date.now()}` });
       } finally {
-        if (base.chainId) await this.rt.snapshots.remove(viewKey, c.rec.Snapshotter).catch(() => undefined);
+        if (base.chainId) await rt.snapshots.remove(viewKey, c.rec.Snapshotter).catch(() => undefined);
       }
-      diffId = (await this.rt.content.info(layer.digest)).labels[UNCOMPRESSED] ?? '';
+      diffId = (await rt.content.info(layer.digest)).labels[UNCOMPRESSED] ?? '';
       if (!diffId) throw new ConflictError(`commit ${c.id}: the layer's uncompressed digest is unknown`);
     } catch (err) {
       throw wrap(err, `commit container ${c.id}`);
     } finally {
-      if (paused) await this.rt.tasks.resume(c.id).catch(() => undefined);
+      if (paused) await rt.tasks.resume(c.id).catch(() => undefined);
     }
     const now = new Date().toISOString();
     const rc = c.rec.Config;
@@ -175,7 +197,7 @@ export class ImageArchives {
     delete (config as Record<string, unknown>).container;
     const configBytes = Buffer.from(JSON.stringify(config));
     const configDigest: string = digestOf(configBytes);
-    await this.writeBlob(`commit-config-${configDigest}`, configBytes, configDigest, {});
+    await this.writeBlob(rt, `commit-config-${configDigest}`, configBytes, configDigest, {});
     const layers = [...base.manifest.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: Number(l.size) })),
       { mediaType: layer.mediaType, digest: layer.digest, size: Number(layer.size) }];
     const manifest: ImageManifest = {
@@ -187,22 +209,22 @@ export class ImageArchives {
     const manifestDigest: string = digestOf(manifestBytes);
     const labels: Record<string, string> = { 'containerd.io/gc.ref.content.config': configDigest };
     layers.forEach((l, i) => (labels[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
-    await this.writeBlob(`commit-manifest-${manifestDigest}`, manifestBytes, manifestDigest, labels);
+    await this.writeBlob(rt, `commit-manifest-${manifestDigest}`, manifestBytes, manifestDigest, labels);
     const target = { mediaType: MediaTypeImageManifest, digest: manifestDigest, size: manifestBytes.length, annotations: {} };
     const d = await this.images.store.detailsOf(target);
-    await unpackImage(this.rt, d, this.snapshotter);
+    await unpackImage(rt, d, this.snapshotter);
     if (name) await this.images.setRecord(name, d);
     else await this.images.keepDangling(d);
     await this.images.refreshIndex();
     return d.id;
   }
 
-  private async writeBlob(ref: string, data: Buffer, digest: string, labels: Record<string, string>): Promise<void> {
+  private async writeBlob(rt: RuntimedClient, ref: string, data: Buffer, digest: string, labels: Record<string, string>): Promise<void> {
     try {
-      await this.rt.content.write(ref, data, { expected: digest, total: data.length, labels });
+      await rt.content.write(ref, data, { expected: digest, total: data.length, labels });
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
-      if (Object.keys(labels).length > 0) await this.rt.content.update({ digest, labels }, Object.keys(labels).map((k) => `labels.${k}`));
+      if (Object.keys(labels).length > 0) await rt.content.update({ digest, labels }, Object.keys(labels).map((k) => `labels.${k}`));
     }
   }
 

@@ -4,9 +4,9 @@
  * Docker's JSON messages. Docker's conflict rules for `rmi` are applied here.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { RuntimedClient, RegistryAuth } from '@berth/containerd-api';
+import type { Progress, RuntimedClient, RegistryAuth } from '@berth/containerd-api';
 import type { ImageDeleteResponseItem, ImageHistoryItem, ImageInspect, ImageSummary, ContainerConfig } from '@berth/docker-api';
-import { ConflictError, InvalidArgumentError, NotFoundError, isAlreadyExists, isNotFound } from '@berth/errdefs';
+import { ConflictError, InvalidArgumentError, NotFoundError, UnauthorizedError, isAlreadyExists, isNotFound } from '@berth/errdefs';
 import { familiarName, familiarString, formatReference, isValidTag, parseNormalizedReference, withDefaultTag, type ImageConfig } from '@berth/oci';
 import { matchLabels, type Filters } from '../api/query.ts';
 import type { DaemonConfig } from '../config.ts';
@@ -131,17 +131,19 @@ export class ImageService {
       if (sinceT !== undefined && t <= sinceT) continue;
       if (untilNs !== undefined && BigInt(t) * 1_000_000_000n > untilNs) continue;
       let repoTags = tags.map(familiar);
+      let repoDigests = this.repoDigests(e);
       const refs = f.get('reference');
       if (refs && refs.length > 0) {
         repoTags = repoTags.filter((rt) => refs.some((r) => matchReference(r, rt)));
-        if (repoTags.length === 0) continue;
+        repoDigests = repoDigests.filter((rd) => refs.some((r) => matchReference(r, rd.replace(/@.*$/, ''))));
+        if (repoTags.length === 0 && repoDigests.length === 0) continue;
       }
       const size = await this.store.size(e, this.deps.snapshotter);
       out.push({
         Id: e.id,
         ParentId: '',
         RepoTags: repoTags,
-        RepoDigests: this.repoDigests(e),
+        RepoDigests: repoDigests,
         Created: t,
         Size: size,
         SharedSize: -1,
@@ -245,14 +247,22 @@ export class ImageService {
       insecureRegistries: this.deps.config.insecureRegistries,
     });
     let announced = false;
+    // "Already exists" lines are shown only when something new comes too (an up-to-date pull prints none).
+    let held: Progress[] = [];
     try {
       for await (const p of stream) {
         if (!announced) {
           announced = true;
           sink.write({ status: `Pulling from ${parsed.domain === 'docker.io' ? parsed.path : familiarName(parsed)}`, id: shown });
         }
+        if (p.status === 'Already exists' && !p.result) {
+          held.push(p);
+          continue;
+        }
         if (p.result) {
           const result = p.result;
+          if (result.updated) for (const h of held) sink.write(progressMessage(h));
+          held = [];
           await this.refreshIndex();
           sink.write({ status: `Digest: ${result.target?.digest ?? ''}` });
           const name = familiarString(parsed);
@@ -261,12 +271,20 @@ export class ImageService {
           return;
         }
         // The image-level lines are the engine's (with Docker's familiar names); layer lines pass through.
-        if (p.status && !/^(Pulling from|Digest:|Status:)/.test(p.status)) sink.write(progressMessage(p));
+        if (p.status && !/^(Pulling from|Digest:|Status:)/.test(p.status)) {
+          for (const h of held) sink.write(progressMessage(h));
+          held = [];
+          sink.write(progressMessage(p));
+        }
       }
       throw new Error(`pull ${full}: the pull ended without a result`);
     } catch (err) {
-      if (!sink.started) throw err;
-      sink.write(errorMessage(err));
+      // dockerd does not answer 401 for pulls (the CLI would prompt for a login): Docker's "pull access denied".
+      const e = err instanceof UnauthorizedError
+        ? new NotFoundError(`pull access denied for ${familiarName(parsed)}, repository does not exist or may require 'docker login': ${err.message}`)
+        : err;
+      if (!sink.started) throw e;
+      sink.write(errorMessage(e));
     } finally {
       stream.cancel();
     }

@@ -196,7 +196,8 @@ export class ContainersApi {
     const req: RequestOptions = {
       query: {
         container: opts.container, repo: opts.repo || undefined, tag: opts.tag || undefined, comment: opts.comment || undefined,
-        author: opts.author || undefined, pause: opts.pause === false ? false : undefined, changes: opts.changes?.length ? opts.changes : undefined,
+        author: opts.author || undefined, pause: opts.pause === false ? false : undefined,
+        changes: opts.changes?.length ? opts.changes : undefined,
       },
       // docker's CLI sends no body unless there is a config to merge
       ...(opts.config ? { json: opts.config } : {}),

@@ -16,6 +16,8 @@ export interface Cgroup {
   dirs(): string[];
   /** The cgroup.procs files a process writes its pid to in order to join. */
   procsFiles(): string[];
+  /** How a new process joins: the cgroup2 directory to clone it into, and the cgroup.procs files left to write. */
+  joinPlan(): { procs: string[]; cgroupDir?: string };
   /** Creates the directories (and, in v2, enables controllers on the way down), then applies `resources`. */
   create(resources?: LinuxResources): void;
   /** Applies resource limits (docker update). Unset fields are left alone. */

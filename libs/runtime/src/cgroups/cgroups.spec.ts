@@ -72,6 +72,7 @@ describe('cgroup v2 driver (fake tree)', () => {
     assert.equal(read('io.max'), '8:0 rbps=1048576');
     assert.equal(read('memory.oom.group'), '1');
     assert.deepEqual(cg.procsFiles(), [path.join(root, 'parent/ctr/cgroup.procs')]);
+    assert.deepEqual(cg.joinPlan(), { procs: [], cgroupDir: path.join(root, 'parent/ctr') }, 'cloned straight into its cgroup');
   });
 
   it('maps shares to weight as runc does', () => {
@@ -148,6 +149,9 @@ describe('cgroup v1 driver (fake tree)', () => {
     assert.equal(r('devices', 'devices.deny'), 'a *:* rwm');
     assert.equal(cg.procsFiles().length, 7);
     assert.ok(cg.procsFiles().includes(path.join(hier('unified'), 'a/b/cgroup.procs')));
+    const join = cg.joinPlan();
+    assert.equal(join.procs.length, 6);
+    assert.equal(join.cgroupDir, path.join(hier('unified'), 'a/b'));
   });
 
   it('rejects limits the kernel would refuse, before writing anything', () => {

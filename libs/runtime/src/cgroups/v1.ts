@@ -37,6 +37,11 @@ export class CgroupV1 implements Cgroup {
     return this.dirs().map((d) => path.join(d, 'cgroup.procs'));
   }
 
+  joinPlan(): { procs: string[]; cgroupDir?: string } {
+    const procs = this.layout.hierarchies.map((h) => path.join(h.mountpoint, this.path, 'cgroup.procs'));
+    return this.layout.unified ? { procs, cgroupDir: path.join(this.layout.unified, this.path) } : { procs };
+  }
+
   create(resources?: LinuxResources): void {
     checkResources(resources);
     for (const h of this.layout.hierarchies) {

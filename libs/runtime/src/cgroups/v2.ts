@@ -13,11 +13,14 @@ import { type BlkioEntry, type CgroupStats, parseKeyValues, parseLimit } from '.
 const WANTED = ['cpuset', 'cpu', 'io', 'memory', 'pids', 'hugetlb'];
 
 /** Spec device rules → the addon's BPF rule form (access bits: m 1, r 2, w 4; -1 = any). */
-export function bpfDeviceRules(rules: LinuxDeviceCgroup[]): { type: 'a' | 'b' | 'c'; major: number; minor: number; access: number; allow: boolean }[] {
-  return rules.map((d) => {
+export interface BpfDeviceRule { type: 'a' | 'b' | 'c'; major: number; minor: number; access: number; allow: boolean }
+
+export function bpfDeviceRules(rules: LinuxDeviceCgroup[]): BpfDeviceRule[] {
+  return rules.map((d): BpfDeviceRule => {
     const access = d.access ? [...d.access].reduce((a, c) => a | (c === 'm' ? 1 : c === 'r' ? 2 : c === 'w' ? 4 : 0), 0) : 7;
     const type = d.type === 'b' ? 'b' : d.type === 'c' || d.type === 'u' ? 'c' : 'a';
-    return { type, major: d.major == null || d.major < 0 ? -1 : d.major, minor: d.minor == null || d.minor < 0 ? -1 : d.minor, access, allow: d.allow };
+    const any = (v: number | null | undefined) => (v == null || v < 0 ? -1 : v);
+    return { type, major: any(d.major), minor: any(d.minor), access, allow: d.allow };
   });
 }
 
@@ -46,6 +49,10 @@ export class CgroupV2 implements Cgroup {
 
   procsFiles(): string[] {
     return [path.join(this.dir, 'cgroup.procs')];
+  }
+
+  joinPlan(): { procs: string[]; cgroupDir?: string } {
+    return { procs: [], cgroupDir: this.dir };
   }
 
   create(resources?: LinuxResources): void {

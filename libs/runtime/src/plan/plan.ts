@@ -60,8 +60,10 @@ export interface NamespaceJoin {
 }
 
 interface CommonPlan {
-  /** cgroup.procs files the helper writes its own pid to (the process inherits them) */
+  /** cgroup.procs files the helper writes the process's pid to */
   cgroupProcs: string[];
+  /** a cgroup2 directory the process is cloned straight into (CLONE_INTO_CGROUP) */
+  cgroupDir?: string;
   joins: NamespaceJoin[];
   oomScoreAdj?: number;
   process: ProcessPlan;
@@ -106,6 +108,7 @@ export function encodePlan(plan: Plan): Buffer {
   const w = new TlvWriter();
   w.u32(PlanTag.MODE, plan.mode === 'create' ? PlanMode.CREATE : PlanMode.EXEC);
   for (const f of plan.cgroupProcs) w.str(PlanTag.CGROUP_PROCS, f);
+  if (plan.cgroupDir) w.str(PlanTag.CGROUP_DIR, plan.cgroupDir);
   for (const j of plan.joins) {
     const type = Buffer.alloc(4);
     type.writeUInt32LE(j.type >>> 0);

@@ -109,7 +109,8 @@ export default class ImageBuild extends Command {
     };
     const client = await this.ctx.client();
     const cfg = await this.ctx.config();
-    if (context && !flags.quiet) this.log(`Sending build context to berth daemon  ${humanSize(context.size, 4)}\n`);
+    // docker's progress writer ends this line with "\r" then "\r\n"
+    if (context && !flags.quiet) this.ctx.out(`Sending build context to berth daemon  ${humanSize(context.size, 4)}\r\r\n`);
     this.ctx.flush();
     let imageId = '';
     const body = await client.images.build(context ? context.tar.stream() : '', {

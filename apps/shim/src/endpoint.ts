@@ -1,67 +1,67 @@
-// The shim process: a spare until claimed, then the keeper of one task. It answers the control protocol,
-// publishes exits and OOMs, and exits — removing its socket and state dir — only once its task is deleted
-// (or on shutdown while it has none).
+// One task as its callers see it: a control socket and a state dir of its own, answering the protocol for
+// that task. When the task is deleted (or shut down) the endpoint removes its socket and state dir and tells
+// the host, which exits once it holds no task.
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@berth/errdefs';
-import { setChildSubreaper, startReaper, type Reaper } from '@berth/runtime';
 import {
-  checkSocketPath,
-  type AttachParams, type ClaimParams, type CreateParams, type ExecIdParams, type ExecParams, type HelloResult,
-  type KillParams, type Method, type ResizeParams, type ShutdownParams, type UpdateParams,
+  PROTOCOL_VERSION,
+  type AttachParams, type CreateParams, type ExecIdParams, type ExecParams, type HelloResult, type KillParams, type Method,
+  type ResizeParams, type ShutdownParams, type UpdateParams,
 } from '@berth/shim-protocol';
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import type net from 'node:net';
-import path from 'node:path';
 import type { Logger } from './logger.ts';
 import { ControlServer, type Handler } from './server.ts';
 import { Task } from './task.ts';
 
-const TASK_ID = /^[\w+.-]{1,1024}$/;
-
-export interface ShimConfig {
-  socket: string;
-  stateDir: string;
+export interface EndpointConfig {
   id: string;
   namespace: string;
+  socket: string;
+  stateDir: string;
 }
 
-export class Shim implements Handler {
-  private id: string;
-  private namespace: string;
-  private stateDir: string;
+/** What an endpoint needs from the process that hosts it. */
+export interface EndpointHost {
+  load(): { tasks: number; capacity: number };
+  endpointClosed(ep: TaskEndpoint): void;
+}
+
+export class TaskEndpoint implements Handler {
+  readonly id: string;
+  readonly namespace: string;
+  readonly stateDir: string;
   private readonly server: ControlServer;
-  private log: Logger;
+  private readonly host: EndpointHost;
+  private readonly log: Logger;
   private task: Task | undefined;
   private creating = false;
-  private reaper: Reaper | undefined;
-  private terminating = false;
+  private closing: Promise<void> | undefined;
 
-  constructor(cfg: ShimConfig, log: Logger) {
+  constructor(cfg: EndpointConfig, host: EndpointHost, log: Logger) {
     this.id = cfg.id;
     this.namespace = cfg.namespace;
     this.stateDir = cfg.stateDir;
-    this.log = log;
-    this.server = new ControlServer(cfg.socket, this, log);
+    this.host = host;
+    this.log = log.child({ id: cfg.id, namespace: cfg.namespace });
+    this.server = new ControlServer(cfg.socket, this, this.log);
   }
 
-  get spare(): boolean {
-    return this.id === '';
+  get socket(): string {
+    return this.server.socketPath;
   }
 
-  async start(): Promise<void> {
+  /** Creates the state dir (absent or empty) and listens. */
+  async open(): Promise<void> {
     mkdirSync(this.stateDir, { recursive: true, mode: 0o711 });
-    // Orphans of the container (and exec'd processes' children) come back to us to be reaped.
-    setChildSubreaper();
-    this.reaper = startReaper({ onOrphanExit: (pid, s) => this.log.debug({ pid, status: s.status }, 'reaped orphan') });
+    if (readdirSync(this.stateDir).some((f) => f !== 'shim.log')) {
+      throw new AlreadyExistsError(`shim for task ${this.id}: state dir ${this.stateDir} is not empty`);
+    }
     await this.server.listen();
-    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => this.onSignal(sig));
   }
 
-  private onSignal(sig: string): void {
-    if (!this.task || this.task.isDeleted) {
-      void this.terminate(0);
-      return;
-    }
-    this.log.warn({ signal: sig }, 'ignoring signal: the task has not been deleted');
+  /** A task that exists and has not been deleted (it keeps the process alive through signals). */
+  get active(): boolean {
+    return this.task !== undefined && !this.task.isDeleted;
   }
 
   // ---- Handler ----
@@ -71,7 +71,7 @@ export class Shim implements Handler {
       case 'hello':
         return this.hello();
       case 'claim':
-        return this.claim(params as unknown as ClaimParams);
+        throw new FailedPreconditionError(`claim shim: already the shim of task ${this.id}`);
       case 'create':
         return { pid: await this.create(params as unknown as CreateParams) };
       case 'shutdown':
@@ -83,51 +83,14 @@ export class Shim implements Handler {
 
   private hello(): HelloResult {
     return {
-      version: 1, pid: process.pid, id: this.id, namespace: this.namespace, spare: this.spare,
-      status: this.task ? this.task.init.status : '',
+      version: PROTOCOL_VERSION, pid: process.pid, id: this.id, namespace: this.namespace, spare: false,
+      status: this.task ? this.task.init.status : '', ...this.host.load(),
     };
   }
 
-  private claim(p: ClaimParams): { pid: number } {
-    if (!this.spare) throw new FailedPreconditionError(`claim shim: already the shim of task ${this.id}`);
-    if (typeof p.id !== 'string' || !TASK_ID.test(p.id)) throw new InvalidArgumentError(`claim shim: invalid task id ${JSON.stringify(p.id)}`);
-    if (typeof p.socket !== 'string' || typeof p.stateDir !== 'string' || !path.isAbsolute(p.stateDir)) {
-      throw new InvalidArgumentError('claim shim: socket and stateDir must be absolute paths');
-    }
-    checkSocketPath(p.socket);
-    const oldDir = this.stateDir;
-    const oldSocket = this.server.socketPath;
-    const newDir = path.resolve(p.stateDir);
-    mkdirSync(path.dirname(newDir), { recursive: true, mode: 0o711 });
-    try {
-      renameSync(oldDir, newDir);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new AlreadyExistsError(`claim shim for ${p.id}: state dir ${newDir} exists and is not empty`);
-      throw err;
-    }
-    const moved = oldSocket.startsWith(`${oldDir}/`) ? path.join(newDir, oldSocket.slice(oldDir.length + 1)) : oldSocket;
-    try {
-      if (moved !== p.socket) {
-        mkdirSync(path.dirname(p.socket), { recursive: true, mode: 0o711 });
-        renameSync(moved, p.socket);
-      }
-    } catch (err) {
-      renameSync(newDir, oldDir);
-      throw err;
-    }
-    this.server.socketPath = p.socket;
-    this.stateDir = newDir;
-    this.id = p.id;
-    this.namespace = p.namespace ?? '';
-    this.log = this.log.child({ id: this.id, namespace: this.namespace });
-    this.log.info('claimed');
-    return { pid: process.pid };
-  }
-
   private async create(p: CreateParams): Promise<number> {
-    if (this.spare) throw new FailedPreconditionError('create task: this shim is a spare; claim it first');
     if (this.task || this.creating) throw new AlreadyExistsError(`create task ${this.id}: already exists`);
+    if (this.closing) throw new FailedPreconditionError(`create task ${this.id}: the shim is shutting down`);
     this.creating = true;
     try {
       const task = new Task({ id: this.id, namespace: this.namespace, stateDir: this.stateDir, log: this.log });
@@ -143,7 +106,7 @@ export class Shim implements Handler {
   }
 
   private requireTask(): Task {
-    if (!this.task) throw new NotFoundError(`task ${this.id || '(spare)'}: not created`);
+    if (!this.task) throw new NotFoundError(`task ${this.id}: not created`);
     if (this.task.isDeleted) throw new NotFoundError(`task ${this.id}: deleted`);
     return this.task;
   }
@@ -208,7 +171,7 @@ export class Shim implements Handler {
   }
 
   afterResponse(method: Method): void {
-    if (method === 'delete' && this.task?.isDeleted) void this.terminate(0);
+    if (method === 'delete' && this.task?.isDeleted) void this.close();
   }
 
   private async shutdown(p: ShutdownParams): Promise<Record<string, never>> {
@@ -218,18 +181,28 @@ export class Shim implements Handler {
       await task.killAll();
       await task.delete();
     }
-    setImmediate(() => void this.terminate(0));
+    setImmediate(() => void this.close());
     return {};
   }
 
-  /** Closes the socket, removes the state dir and exits. */
-  private async terminate(code: number): Promise<void> {
-    if (this.terminating) return;
-    this.terminating = true;
-    this.log.info('shim exiting');
-    await this.server.close();
-    this.reaper?.stop();
-    rmSync(this.stateDir, { recursive: true, force: true });
-    process.exit(code);
+  /** Kills and deletes the task (host shutdown with force). */
+  async forceShutdown(): Promise<void> {
+    if (this.task && !this.task.isDeleted) {
+      await this.task.killAll();
+      await this.task.delete();
+    }
+    await this.close();
+  }
+
+  /** Closes the socket (ending connections), removes the state dir, and tells the host. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // Files first: a client that sees the connection close finds them gone.
+      rmSync(this.stateDir, { recursive: true, force: true });
+      await this.server.close();
+      this.log.info('task endpoint closed');
+      this.host.endpointClosed(this);
+    })();
+    return this.closing;
   }
 }
