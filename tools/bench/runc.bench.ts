@@ -3,13 +3,15 @@
 //      (crun runs in a private mount namespace with /sys/fs/cgroup/unified unmounted: it cannot handle the
 //      hybrid layout's empty cgroup2 mount).
 //   2. the in-process libs/runtime path the shim uses (create + start + waitExit + delete) vs `crun run`.
+//   3. `docker run --rm busybox true` on a private dockerd with --runtime berth vs its default runc (the whole
+//      Docker path: the shim calls the runtime's create, start, delete).
 // Targets (issue 3): berth-runc run at or below runc's median; the in-process path at or below crun's.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Runtime, defaultSpec, waitExit } from '@berth/runtime';
-import { removeCgroupTree, testCgroupParent, unpackRootfs, uniqueSuffix } from '@berth/testing';
+import { removeCgroupTree, run, startDockerd, testCgroupParent, unpackRootfs, uniqueSuffix } from '@berth/testing';
 import { compare } from './harness.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
@@ -72,6 +74,27 @@ try {
     warmup: 3,
     target: { reference: 'crun run', ratio: 1 },
   });
+  const dockerd = await startDockerd(path.join(base, 'docker'), { runtimes: { berth: BERTH_RUNC } });
+  try {
+    const pull = await run('docker', ['pull', '-q', 'busybox'], { env: dockerd.env });
+    if (pull.code !== 0) throw new Error(`docker pull: ${pull.stderr}`);
+    const dockerRun = (runtime: string) => ({
+      name: `docker run (${runtime})`,
+      run: async () => {
+        const r = await run('docker', ['run', '--rm', '--runtime', runtime, '--network', 'none', 'busybox', 'true'], { env: dockerd.env });
+        if (r.code !== 0) throw new Error(`docker run --runtime ${runtime}: ${r.stderr}`);
+      },
+    });
+    await compare({
+      title: 'docker run --rm busybox true (private dockerd 20.10 + containerd 1.6)',
+      berth: dockerRun('berth'),
+      references: [dockerRun('runc')],
+      runs: Math.max(5, Math.round(RUNS / 3)),
+      warmup: 1,
+    });
+  } finally {
+    await dockerd.stop();
+  }
 } finally {
   rmSync(base, { recursive: true, force: true });
   removeCgroupTree(cg);

@@ -6,13 +6,13 @@
 // SparePool with 1, 8 and 16 tasks per shim process. Target (issue 7): berth's marginal memory per container
 // ≤ docker's. Run: npm run bench -- shim-memory   (BENCH_CONTAINERS=n to change the count)
 import { defaultSpec } from '@berth/runtime';
-import { SparePool, type ShimClient } from '@berth/shim-protocol';
+import { ShimClient, SparePool } from '@berth/shim-protocol';
 import {
   SHARED_REGISTRY, removeCgroupTree, run, startDockerd, stopProcess, tempDir, testCgroupParent, testSubnet, uniqueSuffix, unpackRootfs,
   waitFor,
 } from '@berth/testing';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const COUNT = Number(process.env.BENCH_CONTAINERS ?? 50);
@@ -78,11 +78,17 @@ async function startBerthd(dir: string): Promise<{ host: string; execRoot: strin
   writeFileSync(path.join(dir, 'daemon.json'), '{}\n');
   const log = openSync(path.join(dir, 'berthd.log'), 'a');
   const host = `unix://${execRoot}/berthd.sock`;
+  // This checkout's programs, whatever else is on PATH (daemons look there first).
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  for (const [name, app] of [['berth-runtimed', 'runtimed'], ['berth-shim', 'shim']]) {
+    symlinkSync(path.join(root, 'apps', app!, 'dist/main.js'), path.join(bin, name!));
+  }
   const child = spawn(process.execPath, [
     path.join(root, 'apps/engine/dist/main.js'), `--config-file=${path.join(dir, 'daemon.json')}`, `--host=${host}`,
     `--data-root=${path.join(dir, 'data')}`, `--exec-root=${execRoot}`, `--bridge=bsm${id}`, `--bip=${sub.gateway}/24`, '--iptables=false',
     `--cgroup-parent=${cgroupParent}`, `--registry-mirror=http://${SHARED_REGISTRY}`, `--insecure-registry=${SHARED_REGISTRY}`, '--log-level=warn',
-  ], { stdio: ['ignore', log, log] });
+  ], { stdio: ['ignore', log, log], env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
   const stop = async () => {
     await stopProcess(child, 30_000);
     await run('ip', ['link', 'del', `bsm${id}`]);
@@ -99,8 +105,8 @@ async function startBerthd(dir: string): Promise<{ host: string; execRoot: strin
 interface Side {
   name: string;
   host: string;
-  /** The per-container shims (not spares). */
-  shims(): number[];
+  /** The shim processes holding containers, with how many each holds. */
+  shims(): Promise<{ pid: number; tasks: number }[]>;
   /** The daemons whose growth counts (and their helpers: containerd, runtimed, redis). */
   daemons(): number[];
 }
@@ -125,23 +131,46 @@ async function measure(side: Side, env: NodeJS.ProcessEnv): Promise<Record<strin
   await new Promise((r) => setTimeout(r, 5000));
   const availAfter = memAvailableKb();
   const daemonsAfter = sum(side.daemons());
-  const shims = side.shims();
-  const s = sum(shims);
+  const shims = await side.shims();
+  const s = sum(shims.map((x) => x.pid));
+  const tasks = shims.reduce((a, x) => a + x.tasks, 0);
   const n = shims.length;
   const row = {
-    shims: n,
-    shimRss: s.rss / n, shimPss: s.pss / n, shimPrivate: s.priv / n, shimAnon: s.anon / n,
+    shims: n, tasks,
+    shimRss: s.rss / n, shimPss: s.pss / n, shimPrivate: s.priv / tasks, shimAnon: s.anon / n,
     daemonGrowth: (daemonsAfter.priv - daemonsBefore.priv) / COUNT,
     systemDelta: (availBefore - availAfter) / COUNT,
     startSeconds: seconds,
   };
-  console.log(`\n${side.name}: ${COUNT} containers started in ${seconds.toFixed(1)} s; ${n} shims`);
-  console.log(`  per shim       RSS ${kb(row.shimRss)}  PSS ${kb(row.shimPss)}  private ${kb(row.shimPrivate)}  anonymous ${kb(row.shimAnon)}`);
-  console.log(`  per container  daemons' private growth ${kb(row.daemonGrowth)}  marginal (shim private + daemon growth) ${kb(row.shimPrivate + row.daemonGrowth)}`);
-  console.log(`  per container  system MemAvailable drop ${kb(row.systemDelta)} (includes the container itself; noisy)`);
+  console.log(`\n${side.name}: ${COUNT} containers started in ${seconds.toFixed(1)} s; ${tasks} containers in ${n} shim processes`);
+  console.log(`  per shim process  RSS ${kb(row.shimRss)}  PSS ${kb(row.shimPss)}  private ${kb(s.priv / n)}  anonymous ${kb(row.shimAnon)}`);
+  console.log(`  per container     shim private ${kb(row.shimPrivate)}  daemons' private growth ${kb(row.daemonGrowth)}  marginal ${kb(row.shimPrivate + row.daemonGrowth)}`);
+  console.log(`  per container     system MemAvailable drop ${kb(row.systemDelta)} (includes the container itself; noisy)`);
   const ids = (await docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
   if (ids.length > 0) await docker(['rm', '-f', ...ids]);
   return row;
+}
+
+/** berth's shim processes under an exec root that hold tasks (a host socket says how many). */
+async function berthShims(execRoot: string): Promise<{ pid: number; tasks: number }[]> {
+  const out: { pid: number; tasks: number }[] = [];
+  for (const p of processes()) {
+    if (!/apps\/shim\/dist\/main\.js|berth-shim/.test(p.cmd) || !p.cmd.includes(execRoot)) continue;
+    const isHost = !/ --id /.test(p.cmd);
+    let tasks = 1;
+    if (isHost) {
+      const sock = / --socket (\S+)/.exec(p.cmd)?.[1];
+      try {
+        const c = await ShimClient.connect(sock!, { events: false, timeoutMs: 1000 });
+        tasks = c.info.tasks;
+        c.close();
+      } catch {
+        tasks = 0;
+      }
+    }
+    if (tasks > 0) out.push({ pid: p.pid, tasks });
+  }
+  return out;
 }
 
 const tmp = tempDir('berth-bench-shim-mem-');
@@ -152,8 +181,9 @@ try {
   results.berth = await measure({
     name: 'berth (berthd + berth-runtimed + berth-shim)',
     host: berthd.host,
-    shims: () => processes().filter((p) => p.cmd.includes('apps/shim/dist/main.js') && p.cmd.includes(berthd.execRoot) && !p.cmd.includes('/spares/')).map((p) => p.pid),
-    daemons: () => processes().filter((p) => p.pid === berthd.pid || (p.cmd.includes(berthd.execRoot) && !p.cmd.includes('apps/shim/'))).map((p) => p.pid),
+    shims: () => berthShims(berthd.execRoot),
+    daemons: () => processes().filter((p) => p.pid === berthd.pid || (p.cmd.includes(berthd.execRoot) && !/apps\/shim\/|berth-shim/.test(p.cmd)))
+      .map((p) => p.pid),
   }, env);
 } finally {
   await berthd.stop();
@@ -164,7 +194,8 @@ try {
   results.docker = await measure({
     name: 'docker (dockerd + containerd + containerd-shim-runc-v2)',
     host: dockerd.host,
-    shims: () => processes().filter((p) => p.cmd.startsWith('/usr/bin/containerd-shim-runc-v2') && p.cmd.includes(execRoot)).map((p) => p.pid),
+    shims: async () => processes().filter((p) => p.cmd.startsWith('/usr/bin/containerd-shim-runc-v2') && p.cmd.includes(execRoot))
+      .map((p) => ({ pid: p.pid, tasks: 1 })),
     daemons: () => processes().filter((p) => p.pid === dockerd.process.pid || (p.ppid === dockerd.process.pid && p.cmd.includes('containerd'))).map((p) => p.pid),
   }, env);
 } finally {

@@ -14,8 +14,17 @@ export default async function* summaryReporter(source: AsyncIterable<TestEvent>)
   for await (const event of source) {
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const data = event.data;
-    // Suites report too; count only leaves (tests), which carry no nested "type: suite" details.
-    if (data.details.type === 'suite') continue;
+    // Suites report too; count only leaves (tests) — but a suite whose own hook failed (before/after) is a
+    // failure of its own, and its message is the one that explains the cancelled tests under it.
+    if (data.details.type === 'suite') {
+      const err = 'error' in data.details ? data.details.error as Error & { failureType?: string; cause?: unknown } : undefined;
+      if (event.type === 'test:fail' && err && err.failureType !== 'subtestsFailed') {
+        fail++;
+        const cause = err.cause instanceof Error ? err.cause.message : String(err.cause ?? err.message);
+        failures.push({ name: `${data.name} (suite hook)`, file: data.file, error: cause.split('\n').slice(0, 6).join('\n') });
+      }
+      continue;
+    }
     if (event.type === 'test:pass') {
       if (data.skip !== undefined) {
         skip++;

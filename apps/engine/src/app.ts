@@ -11,6 +11,7 @@ import { containerRoutes } from './routes/containers.ts';
 import { execRoutes } from './routes/exec.ts';
 import { imageRoutes } from './routes/images.ts';
 import { systemRoutes } from './routes/system.ts';
+import { buildRoutes } from './build/routes.ts';
 
 let reqCounter = 0;
 
@@ -54,6 +55,7 @@ export async function build(engine: Engine): Promise<FastifyInstance> {
     containerRoutes(scope, engine);
     execRoutes(scope, engine);
     imageRoutes(scope, engine);
+    buildRoutes(scope, engine);
     for (const ext of engine.extensions) await ext.routes?.(scope);
   });
   return app;

@@ -112,6 +112,14 @@ describe('docker run through berthd, compared with dockerd', { concurrency: 4 },
     await same(['run', '--rm', '--cpus', '99', 'busybox', 'true'], { stdout: false });
   });
 
+  it('a container over its memory limit is OOM-killed and says so', async () => {
+    const r = await berth.docker(['run', '--name', 'berth-oom', '--memory', '16m', '--memory-swap', '16m', 'busybox', 'sh', '-c',
+      'x=a; while true; do x=$x$x; done']);
+    assert.equal(r.code, 137, r.stderr);
+    assert.equal((await berth.docker(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'berth-oom'])).stdout.trim(), 'true 137');
+    assert.equal((await berth.docker(['rm', 'berth-oom'])).code, 0);
+  });
+
   it('--read-only, --cap-drop, --cap-add, --privileged and the default seccomp profile', async () => {
     await same(['run', '--rm', '--read-only', 'busybox', 'touch', '/x'], { stdout: false });
     await same(['run', '--rm', '--read-only', '--tmpfs', '/run', 'busybox', 'touch', '/run/x']);

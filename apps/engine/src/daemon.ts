@@ -36,7 +36,8 @@ export interface Daemon {
 }
 
 export function createLogger(level: string): FastifyBaseLogger {
-  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: false })) as unknown as FastifyBaseLogger;
+  const dest = pino.destination({ fd: 2, sync: false });
+  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, dest) as unknown as FastifyBaseLogger;
 }
 
 /** The extensions compiled into berthd (the seam is ./extensions.ts). */
@@ -63,7 +64,9 @@ function daemonId(dataRoot: string): string {
   }
 }
 
-export async function startDaemon(config: DaemonConfig, log: FastifyBaseLogger, opts: { extensions?: ExtensionFactory[] } = {}): Promise<Daemon> {
+export async function startDaemon(
+  config: DaemonConfig, log: FastifyBaseLogger, opts: { extensions?: ExtensionFactory[] } = {},
+): Promise<Daemon> {
   checkHosts(config);
   mkdirSync(config.dataRoot, { recursive: true, mode: 0o711 });
   mkdirSync(config.execRoot, { recursive: true, mode: 0o711 });
@@ -96,7 +99,8 @@ export async function startDaemon(config: DaemonConfig, log: FastifyBaseLogger, 
     const hijack = new HijackRoutes();
 
     // The engine object is filled in as its parts come up (extensions need the container views).
-    const engine = { config, log, rt, events, hijack, host, snapshotter, id: daemonId(config.dataRoot), runtimedVersion, extensions: [] } as unknown as Engine;
+    const id = daemonId(config.dataRoot);
+    const engine = { config, log, rt, events, hijack, host, snapshotter, id, runtimedVersion, extensions: [] } as unknown as Engine;
     const extHost: ExtensionHost = {
       config, log, events,
       containers: () => engine.containers.views(),

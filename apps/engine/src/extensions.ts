@@ -48,7 +48,9 @@ export interface Networking {
    * are NotFoundError "network x not found", bad combinations InvalidArgumentError). May normalize the mode
    * (e.g. `default` → `bridge`). Must not leave anything behind.
    */
-  validate(req: { id: string; name: string; config: ContainerConfig; hostConfig: HostConfig; endpointsConfig: Record<string, EndpointSettings> }): Promise<void>;
+  validate(req: {
+    id: string; name: string; config: ContainerConfig; hostConfig: HostConfig; endpointsConfig: Record<string, EndpointSettings>;
+  }): Promise<void>;
   /** Before the container's task is created: sets up (or reuses) its network stack. */
   attach(c: ContainerView): Promise<NetworkAttachment>;
   /** Once the task is running (pid known); e.g. for setting up a namespace made by the runtime. Optional. */

@@ -87,7 +87,9 @@ export async function listen(app: FastifyInstance, hijack: HijackRoutes, config:
   return listeners;
 }
 
-async function listenOne(app: FastifyInstance, hijack: HijackRoutes, config: DaemonConfig, address: string, parsed: ParsedHost, tls: boolean): Promise<Listener> {
+async function listenOne(
+  app: FastifyInstance, hijack: HijackRoutes, config: DaemonConfig, address: string, parsed: ParsedHost, tls: boolean,
+): Promise<Listener> {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => app.routing(req, res);
   let server: http.Server;
   if (parsed.kind === 'tcp' && tls) {

@@ -1,7 +1,6 @@
 // berthd: parses flags and daemon.json, starts the daemon, stops it gracefully on SIGTERM/SIGINT (containers
 // keep running).
 import { parseCommandLine, USAGE } from './config.ts';
-import { createLogger, startDaemon } from './daemon.ts';
 import { ENGINE_VERSION } from './engine.ts';
 
 async function main(): Promise<void> {
@@ -24,6 +23,8 @@ async function main(): Promise<void> {
     process.stdout.write('configuration OK\n');
     return;
   }
+  // The daemon's modules load only once the command line is known to be good (errors come back at once).
+  const { createLogger, startDaemon } = await import('./daemon.ts');
   const log = createLogger(parsed.config.logLevel);
   let daemon;
   try {

@@ -11,6 +11,8 @@ import { SHARED_REGISTRY, removeCgroupTree, run, stopProcess, testSubnet, unique
 
 const MAIN = path.join(import.meta.dirname, 'main.ts');
 
+export interface HttpAnswer { status: number; headers: http.IncomingHttpHeaders; body: string }
+
 export interface TestDaemon {
   socket: string;
   host: string;
@@ -24,7 +26,7 @@ export interface TestDaemon {
   /** Runs the docker CLI against this daemon. */
   docker(args: string[], opts?: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
   /** An HTTP request on the socket; resolves with status, headers and body. */
-  request(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>;
+  request(method: string, urlPath: string, body?: unknown, headers?: Record<string, string>): Promise<HttpAnswer>;
   /** SIGTERM (graceful: containers keep running). */
   shutdown(): Promise<void>;
   /** SIGKILL the engine only (its runtimed and containers stay). */
@@ -130,7 +132,7 @@ export async function startBerthd(opts: DaemonOptions = {}): Promise<TestDaemon>
         try {
           removeCgroupTree(cgroupParent);
         } catch (err) {
-          console.error(`cgroup cleanup: ${(err as Error).message}`);
+          process.stderr.write(`cgroup cleanup: ${(err as Error).message}\n`);
         }
       }
     },
@@ -139,7 +141,9 @@ export async function startBerthd(opts: DaemonOptions = {}): Promise<TestDaemon>
 }
 
 /** Runs a command to completion (killed after `timeoutMs`, then rejected), capturing output. */
-export function runCli(cmd: string, args: string[], env: NodeJS.ProcessEnv, input: string | Buffer | undefined, timeoutMs: number): Promise<RunResult> {
+export function runCli(
+  cmd: string, args: string[], env: NodeJS.ProcessEnv, input: string | Buffer | undefined, timeoutMs: number,
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -177,8 +181,9 @@ function ping(socket: string): Promise<boolean> {
   });
 }
 
-export function request(socket: string, method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}):
-Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+export function request(
+  socket: string, method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {},
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const req = http.request({

@@ -51,10 +51,13 @@ describe('berth-runc', () => {
     rootfs = unpackRootfs('busybox', path.join(tmp.path, 'rootfs'));
   });
   after(async () => {
-    const left = await runc(['list', '-q']);
-    for (const id of left.stdout.split('\n').filter(Boolean)) await runc(['delete', '--force', id]);
-    removeCgroupTree(cg);
-    tmp[Symbol.dispose]();
+    try {
+      const left = await runc(['list', '-q']);
+      for (const id of left.stdout.split('\n').filter(Boolean)) await runc(['delete', '--force', id]);
+      removeCgroupTree(cg);
+    } finally {
+      tmp[Symbol.dispose]();
+    }
   });
 
   it('prints its version and writes runc\'s example spec', async () => {
@@ -137,6 +140,26 @@ describe('berth-runc', () => {
     assert.equal(ev.data.pids.current, 1);
     assert.equal((await runc(['kill', '--all', id, '9'])).code, 0);
     await exited;
+    assert.equal((await runc(['delete', id])).code, 0);
+  });
+
+  it('events streams stats until the container stops; update takes runc\'s flags', async () => {
+    const { id, b } = bundle(['sleep', '1']);
+    assert.equal((await runcCreate(['--bundle', b, '--pid-file', path.join(b, 'pid'), id])).code, 0);
+    const exited = waitExit(Number(readFileSync(path.join(b, 'pid'), 'utf8')));
+    assert.equal((await runc(['update', '--memory', '48m', '--pids-limit', '9', id])).code, 0);
+    assert.equal((await runc(['start', id])).code, 0);
+    const ev = await runc(['events', '--interval', '200ms', id]);
+    assert.equal(ev.code, 0, ev.stderr);
+    const lines = ev.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; id: string; data: { memory: { usage: { limit: number } }; pids: { limit: number } } });
+    assert.ok(lines.length >= 2, `several stats lines: ${ev.stdout}`);
+    for (const l of lines) {
+      assert.equal(l.type, 'stats');
+      assert.equal(l.id, id);
+      assert.equal(l.data.memory.usage.limit, 48 * 1024 * 1024);
+      assert.equal(l.data.pids.limit, 9);
+    }
+    assert.equal((await exited).status, 0);
     assert.equal((await runc(['delete', id])).code, 0);
   });
 

@@ -22,8 +22,11 @@ describe('dockerd with --add-runtime berth=berth-runc', () => {
     assert.equal(pull.code, 0, pull.stderr);
   });
   after(async () => {
-    await d?.stop();
-    tmp[Symbol.dispose]();
+    try {
+      await d?.stop();
+    } finally {
+      tmp[Symbol.dispose]();
+    }
   });
 
   /** Everything observable about one runtime, normalised so that berth and runc can be compared. */

@@ -197,11 +197,13 @@ export class TaskEndpoint implements Handler {
   /** Closes the socket (ending connections), removes the state dir, and tells the host. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      // Files first: a client that sees the connection close finds them gone.
+      // Files first: a client that sees the connection close finds them gone. The host counts the task gone
+      // as soon as its socket stops listening, not once every client has hung up.
       rmSync(this.stateDir, { recursive: true, force: true });
-      await this.server.close();
+      const closed = this.server.close();
       this.log.info('task endpoint closed');
       this.host.endpointClosed(this);
+      await closed;
     })();
     return this.closing;
   }

@@ -9,7 +9,7 @@ import { closeSync, constants as fsc, openSync, write } from 'node:fs';
 import net from 'node:net';
 import tty from 'node:tty';
 import { makePipe } from './pipes.ts';
-import { FileSink, JsonFileSink, LossySink, openFifoSink, type Sink } from './sinks.ts';
+import { FileSink, JsonFileSink, LossySink, openFifoSink, PARTIAL_FLUSH_MS, type Sink } from './sinks.ts';
 
 /** After the process exits, wait this long for leftover writers (orphans holding the pipe) before cutting output off. */
 export const DRAIN_TIMEOUT_MS = 2000;
@@ -101,7 +101,8 @@ export class ProcessIO {
         this.sinks[stream].push(existing.share());
         continue;
       }
-      const sink = t.kind === 'jsonfile' ? new JsonFileSink(t) : new FileSink(t.path);
+      const flushMs = this.terminal ? PARTIAL_FLUSH_MS.terminal : PARTIAL_FLUSH_MS.pipe;
+      const sink = t.kind === 'jsonfile' ? new JsonFileSink(t, flushMs) : new FileSink(t.path);
       shared.set(key, sink);
       this.sinks[stream].push(sink);
     }

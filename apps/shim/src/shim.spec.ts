@@ -203,6 +203,15 @@ describe('exec', () => {
     assert.equal((await shim.wait('e2')).signal, 'SIGKILL');
     await assert.rejects(shim.exec({ execId: 'bad id!', process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } } }), InvalidArgumentError);
 
+    const ttyOut = path.join(fx.root, 'exec-tty.out');
+    await shim.exec({
+      execId: 'e3', terminal: true, consoleSize: { width: 77, height: 22 }, stdout: `file://${ttyOut}`,
+      process: { args: ['sh', '-c', 'tty; stty size'], cwd: '/', terminal: true, user: { uid: 0, gid: 0 } },
+    });
+    await shim.start('e3');
+    assert.equal((await shim.wait('e3')).exitCode, 0);
+    assert.match(readFileSync(ttyOut, 'utf8'), /^\/dev\/pts\/\d+\r\n22 77\r\n$/);
+
     await shim.kill(9);
     await shim.wait();
     await shim.delete();

@@ -10,8 +10,12 @@ import type { StdioTarget } from '@berth/shim-protocol';
 /** Output a FIFO reader or attach client may fall behind by before output to it is dropped. */
 export const LOSSY_LIMIT = 1024 * 1024;
 
-/** A partial line (a prompt) is written to the log after this much quiet. */
-export const PARTIAL_FLUSH_MS = 100;
+/**
+ * A partial line (a prompt) is written to the log after this much quiet: soon for a terminal (someone is
+ * typing at it), later for pipes, where a producer stalled mid-line (a loaded machine) would otherwise split
+ * lines into more entries than Docker writes.
+ */
+export const PARTIAL_FLUSH_MS = { terminal: 100, pipe: 1000 } as const;
 
 export interface Sink {
   write(stream: LogStream, chunk: Buffer): void;
@@ -26,8 +30,10 @@ export class JsonFileSink implements Sink {
   private readonly splitters: Record<LogStream, LineSplitter>;
   private timer: NodeJS.Timeout | undefined;
   private users = 1;
+  private readonly flushMs: number;
 
-  constructor(target: Extract<StdioTarget, { kind: 'jsonfile' }>) {
+  constructor(target: Extract<StdioTarget, { kind: 'jsonfile' }>, flushMs: number) {
+    this.flushMs = flushMs;
     this.writer = JsonFileWriter.open(target.path, { maxSize: target.maxSize, maxFile: target.maxFile });
     this.splitters = { stdout: new LineSplitter('stdout', this.writer), stderr: new LineSplitter('stderr', this.writer) };
   }
@@ -47,7 +53,7 @@ export class JsonFileSink implements Sink {
     s.write(chunk);
     if (s.hasPartial) {
       if (this.timer) this.timer.refresh();
-      else this.timer = setTimeout(() => this.flush(), PARTIAL_FLUSH_MS);
+      else this.timer = setTimeout(() => this.flush(), this.flushMs);
     }
   }
 
@@ -123,6 +129,8 @@ export class LossySink implements Sink {
 
   close(): void {
     this.socket.end();
+    // A reader that never drains the pipe must not hold the descriptor for the life of a shared process.
+    setTimeout(() => this.socket.destroy(), 10_000).unref();
   }
 }
 

@@ -18,7 +18,7 @@ after(async () => {
 
 test('a spare is claimed, runs a task, is reused or trimmed after; close() shuts the spares down', async () => {
   const dir = path.join(fx.root, 'spares');
-  const pool = new SparePool({ binary: SHIM_BIN, dir, size: 2 });
+  const pool = new SparePool({ binary: SHIM_BIN, dir, size: 2, idleMs: 100, tasksPerShim: 1 });
   try {
     await pool.start();
     await pool.waitReady();
@@ -50,7 +50,7 @@ test('a spare is claimed, runs a task, is reused or trimmed after; close() shuts
 
 test('a restarted pool adopts the hosts a previous one left', async () => {
   const dir = path.join(fx.root, 'spares2');
-  const first = new SparePool({ binary: SHIM_BIN, dir, size: 1 });
+  const first = new SparePool({ binary: SHIM_BIN, dir, size: 1, tasksPerShim: 1 });
   await first.start();
   await first.waitReady();
   const [name] = readdirSync(dir);
@@ -58,7 +58,7 @@ test('a restarted pool adopts the hosts a previous one left', async () => {
   // The caller goes away leaving its spare for the next one.
   await first.close({ keepSpares: true });
   assert.ok(isAlive(pid));
-  const second = new SparePool({ binary: SHIM_BIN, dir, size: 1 });
+  const second = new SparePool({ binary: SHIM_BIN, dir, size: 1, tasksPerShim: 1 });
   await second.start();
   assert.equal(second.available, 1);
   assert.deepEqual(readdirSync(dir), [name]);
@@ -103,6 +103,7 @@ test('several tasks in one shim process: separate sockets and states, shared fat
   await host.claim({ id: 'm5', socket: fx.socket('m5'), stateDir: fx.stateDir('m5') });
   const s5 = await fx.connect(fx.socket('m5'));
   await s5.shutdown();
+  await waitFor(() => loads.length === 8 && loads.at(-1) === 0, 'the host to report the task gone');
   await host.shutdown();
   await waitFor(() => !isAlive(l.pid), 'the host to exit');
   assert.ok(!existsSync(hostDir));
@@ -124,6 +125,7 @@ test('a pool packs tasks into hosts of tasksPerShim', async () => {
     }
     assert.equal(pids.size, 2, 'six tasks in two processes of four');
     for (const s of shims) await s.shutdown();
+    await waitFor(() => pool.available === pool.processes * 4, 'the hosts to report their tasks gone');
   } finally {
     await pool.close();
   }

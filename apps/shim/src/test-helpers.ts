@@ -94,7 +94,8 @@ export class Fixture {
 
   async cleanup(): Promise<void> {
     for (const c of this.clients) c.close();
-    for (const pid of new Set(this.pids)) {
+    // Every shim started under this fixture, tracked or not (spares a pool launched in the background).
+    for (const pid of new Set([...this.pids, ...processesMentioning(this.root)])) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -107,6 +108,20 @@ export class Fixture {
     removeCgroupTree(this.cgroupParent);
     this.dir[Symbol.dispose]();
   }
+}
+
+/** Processes whose command line mentions `text` (the shims of a fixture: their sockets are under its root). */
+function processesMentioning(text: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text)) out.push(Number(d));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
 }
 
 function hierarchies(): string[] {

@@ -471,6 +471,9 @@ async function fetchLayers(
   })();
 
   const results = await Promise.allSettled([...downloads, unpacking]);
+  // An apply may have been started by a download that then failed, after the unpack loop stopped waiting for
+  // it: let it finish cleaning up before the pull returns.
+  await Promise.allSettled(streamedApply.filter((p) => p !== undefined));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     // Report the first real failure, not the cancellations it caused.

@@ -23,8 +23,11 @@ describe('subreaper', () => {
   });
   after(async () => {
     reaper.stop();
-    await fx.cleanup();
-    tmp[Symbol.dispose]();
+    try {
+      await fx.cleanup();
+    } finally {
+      tmp[Symbol.dispose]();
+    }
   });
 
   it('reaps orphans re-parented to it and reports them', async () => {

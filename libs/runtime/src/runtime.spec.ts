@@ -18,8 +18,11 @@ describe('Runtime (real containers)', () => {
     fx = new Fixture(tmp.path);
   });
   after(async () => {
-    await fx.cleanup();
-    tmp[Symbol.dispose]();
+    try {
+      await fx.cleanup();
+    } finally {
+      tmp[Symbol.dispose]();
+    }
   });
 
   it('creates an init that waits in its cgroups, starts it on the given fds, reports its exit, deletes everything', async () => {

@@ -104,13 +104,13 @@ export class Runtime {
   }
 
   private cgroupOf(rec: ContainerRecord): Cgroup {
-    return openCgroup(detectCgroupLayout(), rec.cgroupPath);
+    return openCgroup(rec.cgroupLayout ?? detectCgroupLayout(), rec.cgroupPath);
   }
 
-  private statusOf(rec: ContainerRecord, cgroup = this.cgroupOf(rec)): ContainerStatus {
+  private statusOf(rec: ContainerRecord, cgroup?: Cgroup): ContainerStatus {
     if (!isRunning(rec.pid, rec.pidStart)) return 'stopped';
     if (existsSync(this.store.fifo(rec.id))) return 'created';
-    return cgroup.isFrozen() ? 'paused' : 'running';
+    return (cgroup ?? this.cgroupOf(rec)).isFrozen() ? 'paused' : 'running';
   }
 
   private stateOf(rec: ContainerRecord): ContainerState {
@@ -206,7 +206,7 @@ export class Runtime {
       const st = procStat(pid);
       const rec: ContainerRecord = {
         id, pid, pidStart: st?.startTime ?? 0, bundle, rootfs, created: new Date().toISOString(), owner: '',
-        cgroupPath: cgroup.path, ...(spec.annotations ? { annotations: spec.annotations } : {}), config: spec,
+        cgroupPath: cgroup.path, cgroupLayout: layout, ...(spec.annotations ? { annotations: spec.annotations } : {}), config: spec,
       };
       this.store.save(rec);
       if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);

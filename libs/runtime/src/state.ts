@@ -5,6 +5,7 @@
 //   <root>/<id>/exec.fifo    exists from create until start
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '@berth/errdefs';
 import type { RuntimeSpec } from '@berth/oci';
+import type { CgroupLayout } from './cgroups/index.ts';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
@@ -21,6 +22,8 @@ export interface ContainerRecord {
   owner: string;
   /** relative cgroup path (same under every hierarchy) */
   cgroupPath: string;
+  /** the cgroup layout at create (state lives on tmpfs, so it cannot outlive the mounts it describes) */
+  cgroupLayout?: CgroupLayout;
   annotations?: Record<string, string>;
   /** the spec the container was created from, with later updates */
   config: RuntimeSpec;

@@ -15,8 +15,11 @@ describe('stress', () => {
     fx = new Fixture(tmp.path);
   });
   after(async () => {
-    await fx.cleanup();
-    tmp[Symbol.dispose]();
+    try {
+      await fx.cleanup();
+    } finally {
+      tmp[Symbol.dispose]();
+    }
   });
 
   const cycle = async (id: string, bundle: string) => {

@@ -1,6 +1,6 @@
 // Public API of @berth/shim-protocol: the berth-shim control protocol. Exports only through this file.
 export { ShimClient, type Attachment, type ConnectOptions, type ShimClientEvents } from './client.ts';
-export { SparePool, type SparePoolOptions } from './spare-pool.ts';
+export { SparePool, DEFAULT_TASKS_PER_SHIM, type SparePoolOptions } from './spare-pool.ts';
 export { launchShim, checkSocketPath, SHIM_NODE_FLAGS, MAX_SOCKET_PATH, type LaunchShimOptions, type LaunchedShim } from './launch.ts';
 export { parseStdio, jsonFileUri, type StdioTarget } from './stdio.ts';
 export { encodeFrame, FrameDecoder, MAX_FRAME } from './framing.ts';

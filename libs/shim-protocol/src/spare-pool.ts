@@ -3,15 +3,18 @@
 // `claim` on its own socket (each task then has a socket and state dir of its own). A claim goes to the
 // fullest host with room (so processes are shared as much as allowed), and the pool launches a new host in
 // the background whenever fewer than `size` free slots remain. A host whose tasks have all been deleted is a
-// spare again; the pool shuts down spare hosts it does not need. Hosts left by a previous run of the
-// caller are adopted on start().
+// spare again; the pool shuts down spare hosts it has not needed for a while. Hosts left by a previous run of
+// the caller are adopted on start().
 import { FailedPreconditionError, ResourceExhaustedError, UnavailableError } from '@berth/errdefs';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ShimClient } from './client.ts';
 import { launchShim, type LaunchShimOptions } from './launch.ts';
-import type { ClaimParams } from './messages.ts';
+import { PROTOCOL_VERSION, type ClaimParams } from './messages.ts';
+
+/** Containers per shim process unless the caller says otherwise. */
+export const DEFAULT_TASKS_PER_SHIM = 16;
 
 export interface SparePoolOptions {
   /** The berth-shim executable (see LaunchShimOptions.binary). */
@@ -21,8 +24,10 @@ export interface SparePoolOptions {
   /** Free task slots kept ready (0: every claim may launch a process). */
   size: number;
   /**
-   * Tasks one shim process takes (default 1: a process per container, as containerd-shim-runc-v2). More
-   * share a process's memory between containers (docs/shim.md has the figures) at the price of a shared fate.
+   * Tasks one shim process takes (default DEFAULT_TASKS_PER_SHIM). A Node process costs ~13 MB of private
+   * memory, containerd-shim-runc-v2 ~2.4 MB: sharing a process between containers is what brings berth's
+   * per-container overhead under docker's (docs/shim.md has the figures), at the price of a shared fate if
+   * the process dies. 1 gives one process per container, as containerd's shim for docker.
    */
   tasksPerShim?: number;
   /**
@@ -34,6 +39,8 @@ export interface SparePoolOptions {
   env?: NodeJS.ProcessEnv;
   /** Told about failures to launch a host in the background (the next claim launches one directly). */
   onError?: (err: Error) => void;
+  /** A spare host beyond what `size` needs is shut down after it has been idle this long (default 10 s). */
+  idleMs?: number;
 }
 
 interface Host {
@@ -42,6 +49,8 @@ interface Host {
   capacity: number;
   /** A claim is on its way to it (counted in `tasks` already). */
   pending: number;
+  /** Shuts it down if it is still a surplus spare when this fires. */
+  idle?: NodeJS.Timeout;
 }
 
 export class SparePool {
@@ -58,7 +67,7 @@ export class SparePool {
   }
 
   private get perShim(): number {
-    return Math.max(1, this.opts.tasksPerShim ?? 1);
+    return Math.max(1, this.opts.tasksPerShim ?? DEFAULT_TASKS_PER_SHIM);
   }
 
   /** Adopts the hosts a previous run left in `dir` (dead ones are removed), then fills the pool. */
@@ -98,6 +107,8 @@ export class SparePool {
     if (this.closed) throw new FailedPreconditionError('claim a shim: the spare pool is closed');
     for (;;) {
       const host = this.pick() ?? await this.launchNow();
+      clearTimeout(host.idle);
+      host.idle = undefined;
       host.tasks++;
       host.pending++;
       this.refillLater();
@@ -135,11 +146,27 @@ export class SparePool {
 
   /** Waits until `n` free slots are ready (tests and benchmarks). */
   async waitReady(n = this.opts.size, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.available < n) {
-      if (Date.now() > deadline) throw new FailedPreconditionError(`spare pool: ${this.available} of ${n} free slots ready after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    if (this.available >= n) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.changed.delete(check);
+        reject(new FailedPreconditionError(`spare pool: ${this.available} of ${n} free slots ready after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const check = () => {
+        if (this.available < n) return;
+        clearTimeout(timer);
+        this.changed.delete(check);
+        resolve();
+      };
+      this.changed.add(check);
+    });
+  }
+
+  /** Called whenever the free slots may have changed. */
+  private readonly changed = new Set<() => void>();
+
+  private notify(): void {
+    for (const f of [...this.changed]) f();
   }
 
   /**
@@ -152,8 +179,11 @@ export class SparePool {
     await Promise.all([...this.inflight]);
     const hosts = [...this.hosts];
     this.hosts.clear();
+    for (const h of hosts) clearTimeout(h.idle);
     await Promise.all(hosts.map(async (h) => {
-      if (!opts.keepSpares && h.tasks === 0) {
+      // Our count may lag a task deleted a moment ago: ask.
+      const tasks = h.tasks === 0 ? 0 : await h.client.call('hello', { version: PROTOCOL_VERSION }).then((i) => i.tasks, () => -1);
+      if (!opts.keepSpares && tasks === 0) {
         // The host removes its files, then closes its connections: wait for that, briefly.
         const gone = new Promise<void>((r) => {
           h.client.once('close', () => r());
@@ -182,22 +212,37 @@ export class SparePool {
       h.capacity = l.capacity;
       this.trim();
       this.refill();
+      this.notify();
     });
     c.once('close', () => {
+      clearTimeout(h.idle);
       if (this.hosts.delete(h)) this.refill();
     });
+    this.notify();
     return h;
   }
 
-  /** Shuts down empty hosts beyond what `size` needs (a host whose tasks are gone is a spare again). */
+  /**
+   * Shuts down empty hosts beyond what `size` needs once they have been idle for `idleMs` (a host whose tasks
+   * are gone is a spare again; in a burst or a loop of short containers it is reused instead of relaunched).
+   */
   private trim(): void {
     if (this.closed) return;
     let free = this.available;
     for (const h of this.hosts) {
-      if (h.tasks > 0 || h.pending > 0 || free - h.capacity < this.opts.size) continue;
+      const surplus = h.tasks === 0 && h.pending === 0 && free - h.capacity >= this.opts.size;
+      if (!surplus) {
+        clearTimeout(h.idle);
+        h.idle = undefined;
+        continue;
+      }
       free -= h.capacity;
-      this.hosts.delete(h);
-      void h.client.shutdown().catch(() => {}).finally(() => h.client.close());
+      h.idle ??= setTimeout(() => {
+        h.idle = undefined;
+        if (h.tasks > 0 || h.pending > 0 || this.available - h.capacity < this.opts.size || !this.hosts.delete(h)) return;
+        void h.client.shutdown().catch(() => {}).finally(() => h.client.close());
+      }, this.opts.idleMs ?? 10_000);
+      h.idle.unref();
     }
   }
 

@@ -217,7 +217,9 @@ async function readUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buffe
   }
 }
 
-function writeWithBackpressure(stream: NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean }, data: Buffer, signal: AbortSignal): Promise<void> {
+type Sink = NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean };
+
+function writeWithBackpressure(stream: Sink, data: Buffer, signal: AbortSignal): Promise<void> {
   if (signal.aborted || stream.destroyed || stream.writableEnded) return Promise.resolve();
   if (stream.write(data)) return Promise.resolve();
   return new Promise((resolve) => {
@@ -230,4 +232,3 @@ function writeWithBackpressure(stream: NodeJS.WritableStream & { destroyed?: boo
     signal.addEventListener('abort', done, { once: true });
   });
 }
-

@@ -91,7 +91,8 @@ export async function readJson<T = unknown>(request: FastifyRequest, maxBytes = 
     for await (const c of body as AsyncIterable<Buffer>) {
       size += c.length;
       if (size > maxBytes) {
-        body.destroy?.();
+        // Drain the rest (the client still gets the answer, not a reset connection).
+        body.resume?.();
         throw new InvalidArgumentError(`request body too large (more than ${maxBytes} bytes)`);
       }
       chunks.push(c);

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import {
   closeSync, constants as C, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync,
-  readlinkSync, rmSync, symlinkSync, unlinkSync, writeSync, type Stats,
+  readlinkSync, rmSync, symlinkSync, writeSync, type Stats,
 } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -279,7 +279,8 @@ class SafeExtractor {
 }
 
 export async function archivePut(
-  engine: Engine, c: Container, p: string | undefined, body: Readable | undefined, opts: { noOverwriteDirNonDir: boolean; copyUIDGID: boolean },
+  engine: Engine, c: Container, p: string | undefined, body: Readable | undefined,
+  opts: { noOverwriteDirNonDir: boolean; copyUIDGID: boolean },
 ): Promise<void> {
   const want = requirePath(p);
   if (!body) throw new InvalidArgumentError('no archive in the request body');

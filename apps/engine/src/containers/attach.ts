@@ -69,7 +69,11 @@ export async function attachContainer(engine: Engine, req: HijackRequest, conn: 
   if (!stream && !logs) throw new InvalidArgumentError('Bad parameters: you must choose at least one stream');
   const keys = parseDetachKeys(qs(q, 'detachKeys'));
   const tty = c.rec.Config.Tty === true;
-  const since = logs ? undefined : nowNs();
+  // From now: a running container's log is joined at its end (cheap whatever its size); for one not yet
+  // running (`docker run` attaches before the start) every entry newer than now, so nothing written between
+  // this answer and the start is missed.
+  const fromEnd = !logs && c.hasTask;
+  const since = logs || fromEnd ? undefined : nowNs();
   if (wantIn && c.rec.Config.OpenStdin && stream) await engine.containers.task.ensureStdin(c);
   conn.begin(streamContentType(tty, req.apiVersion));
   engine.containers.emit(c, 'attach');
@@ -85,6 +89,7 @@ export async function attachContainer(engine: Engine, req: HijackRequest, conn: 
         done: c.taskEnds,
         signal: stop,
         ...(since !== undefined ? { since } : {}),
+        ...(fromEnd ? { tail: 0 } : {}),
       };
       for await (const e of readLogs(c.rec.LogPath, opts)) {
         if (stop.aborted) break;

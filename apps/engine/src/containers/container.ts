@@ -36,6 +36,8 @@ export class Container {
   healthTimer: NodeJS.Timeout | undefined;
   /** The task watch (tasks.wait) is armed. */
   watching = false;
+  /** runtimed holds nothing for this container (no task, no container record) as far as we know. */
+  runtimeClean = false;
   /** OOM seen for the current task. */
   oomKilled = false;
 

@@ -201,6 +201,7 @@ export function mergeImageConfig(req: ContainerConfig, image: ImageConfig): Cont
     if (!req.Cmd || req.Cmd.length === 0) c.Cmd = ic.Cmd ?? null;
     if (req.Entrypoint === undefined || req.Entrypoint === null) c.Entrypoint = ic.Entrypoint ?? null;
   }
+  c.Cmd ??= null;
   if (!c.WorkingDir) c.WorkingDir = ic.WorkingDir ?? '';
   if (!c.User) c.User = ic.User ?? '';
   c.ExposedPorts = { ...(ic.ExposedPorts ?? {}), ...(req.ExposedPorts ?? {}) };

@@ -35,7 +35,7 @@ export class HealthMonitor {
   begin(c: Container): void {
     const args = this.probeArgs(c);
     if (!args || this.stopped) return;
-    if (!c.rec.State.Health || c.rec.State.Health.Status === 'unhealthy' && c.rec.State.StartedAt) {
+    if (!c.rec.State.Health || c.rec.State.Health.Status === 'unhealthy') {
       c.rec.State.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
     }
     this.schedule(c, args, true);

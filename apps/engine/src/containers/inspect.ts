@@ -84,7 +84,9 @@ export function stateOf(c: Container): ContainerState {
   };
 }
 
-export function inspectOf(c: Container, network: NetworkSettings, graphDriverData: Record<string, string> | null, mountSources: Map<string, string>): ContainerInspect {
+export function inspectOf(
+  c: Container, network: NetworkSettings, graphDriverData: Record<string, string> | null, mountSources: Map<string, string>,
+): ContainerInspect {
   const r = c.rec;
   return {
     Id: r.Id,
@@ -177,8 +179,8 @@ export function matchContainer(
   const portMatch = (v: string, published: boolean) => {
     const [p = '', proto = 'tcp'] = v.split('/');
     const [lo, hi] = p.includes('-') ? p.split('-').map(Number) as [number, number] : [Number(p), Number(p)];
-    return ports.some((x) => x.Type === proto && (published ? x.PublicPort !== undefined && x.PublicPort >= lo && x.PublicPort <= hi
-      || x.PublicPort !== undefined && x.PrivatePort >= lo && x.PrivatePort <= hi : x.PrivatePort >= lo && x.PrivatePort <= hi));
+    const inRange = (n: number | undefined) => n !== undefined && n >= lo && n <= hi;
+    return ports.some((x) => x.Type === proto && (published ? inRange(x.PublicPort) : inRange(x.PrivatePort)));
   };
   return any('id', (v) => r.Id.startsWith(v))
     && any('name', (v) => new RegExp(v).test(name) || new RegExp(v).test(r.Name))

@@ -157,7 +157,9 @@ export class ContainerManager {
           throw new InvalidArgumentError(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
         }
       }
-      const normalized = normalizeHostConfig(hc, { init: this.deps.config.init, cgroupV2: this.deps.cgroupV2, defaultShmSize: this.deps.config.defaultShmSize });
+      const normalized = normalizeHostConfig(hc, {
+        init: this.deps.config.init, cgroupV2: this.deps.cgroupV2, defaultShmSize: this.deps.config.defaultShmSize,
+      });
 
       const rec: ContainerRecord = {
         Id: id,
@@ -326,6 +328,7 @@ export class ContainerManager {
       for (;;) {
         try {
           const st = await this.deps.rt.tasks.wait(c.id);
+          this.log.debug({ containerId: c.id, exitStatus: st.exitStatus }, 'task exited');
           c.watching = false;
           await this.handleExit(c, st.exitStatus, fromTimestamp(st.exitedAt));
           return;
@@ -349,7 +352,10 @@ export class ContainerManager {
   /** The task ended: clean up, record, notify, then apply the restart policy or auto-remove. */
   private async handleExit(c: Container, exitCode: number, exitedAt: Date | undefined, error = ''): Promise<void> {
     if (!c.hasTask) return;
+    // A kill by the OOM killer is announced as its own event, which may trail the exit a little.
+    if (exitCode === 137 && !c.oomKilled && (c.rec.HostConfig.Memory ?? 0) > 0) await sleep(100);
     await this.task.cleanup(c);
+    this.log.debug({ containerId: c.id }, 'task cleaned up');
     const oom = c.oomKilled;
     c.rec.State = {
       ...c.rec.State, Status: 'exited', Pid: 0, ExitCode: exitCode, Error: error, OOMKilled: oom,
@@ -358,14 +364,17 @@ export class ContainerManager {
     if (c.rec.State.Health) c.rec.State.Health = { ...c.rec.State.Health, Status: 'unhealthy' };
     const restart = !c.stopping && !this.closing && this.shouldRestart(c, exitCode);
     if (restart) c.rec.State.Status = 'restarting';
-    this.store.save(c.rec);
+    const autoRemove = !restart && c.rec.HostConfig.AutoRemove === true && !this.closing;
+    // An auto-removed container's record is about to go: no need to make this state durable first (after a
+    // crash the restore sees the task gone and removes it all the same).
+    if (!autoRemove) this.store.save(c.rec);
     for (const h of this.stoppedHooks) h(c);
     this.emit(c, 'die', { exitCode: String(exitCode), ...(oom ? {} : {}) });
     c.notifyExit({ exitCode });
     c.taskEnded();
     if (restart) {
       this.scheduleRestart(c);
-    } else if (c.rec.HostConfig.AutoRemove && !this.closing) {
+    } else if (autoRemove) {
       await this.remove(c.id, { force: true, volumes: true }).catch((err: unknown) => {
         if (!isNotFound(err)) this.log.error({ containerId: c.id, err }, 'auto-remove failed');
       });
@@ -559,13 +568,15 @@ export class ContainerManager {
       c.removing = true;
       try {
         c.rec.State.Status = 'removing';
-        await this.deps.networking.remove(c.view()).catch((err: unknown) => this.log.warn({ containerId: c.id, err }, 'network cleanup failed'));
         const vols = c.rec.Mounts.filter((m) => m.Type === 'volume');
-        if (vols.length > 0 && this.deps.volumes) {
-          await this.deps.volumes.release(c.id, vols, { removeAnonymous: opts.volumes === true })
-            .catch((err: unknown) => this.log.warn({ containerId: c.id, err }, 'volume release failed'));
-        }
-        await this.task.forget(c);
+        await Promise.all([
+          this.deps.networking.remove(c.view()).catch((err: unknown) => this.log.warn({ containerId: c.id, err }, 'network cleanup failed')),
+          vols.length > 0 && this.deps.volumes
+            ? this.deps.volumes.release(c.id, vols, { removeAnonymous: opts.volumes === true })
+              .catch((err: unknown) => this.log.warn({ containerId: c.id, err }, 'volume release failed'))
+            : undefined,
+          this.task.forget(c),
+        ]);
         await this.deps.rt.snapshots.remove(c.rec.SnapshotKey, c.rec.Snapshotter).catch((err: unknown) => {
           if (!isNotFound(err)) throw wrap(err, `remove the filesystem of container ${c.id}`);
         });
@@ -576,6 +587,7 @@ export class ContainerManager {
         this.backoff.delete(c.id);
         for (const h of this.stoppedHooks) h(c);
         this.emit(c, 'destroy');
+        this.log.debug({ containerId: c.id }, 'removed');
         c.notifyRemoved();
       } catch (err) {
         c.removing = false;
@@ -665,7 +677,9 @@ export class ContainerManager {
         return c.nextExit();
       case 'not-running':
       default:
-        if (!c.running) return Promise.resolve({ exitCode: c.rec.State.ExitCode, ...(c.rec.State.Error ? { error: c.rec.State.Error } : {}) });
+        if (!c.running) {
+          return Promise.resolve({ exitCode: c.rec.State.ExitCode, ...(c.rec.State.Error ? { error: c.rec.State.Error } : {}) });
+        }
         return c.nextExit();
     }
   }

@@ -82,10 +82,15 @@ export function sample(path: string, version: '1' | '2', pid: number): Omit<Cont
       blkio_stats: { io_service_bytes_recursive: ioBytes, io_serviced_recursive: null },
       num_procs: 0,
       cpu_stats: {
-        cpu_usage: { total_usage: (cpu.usage_usec ?? 0) * 1000, usage_in_kernelmode: (cpu.system_usec ?? 0) * 1000, usage_in_usermode: (cpu.user_usec ?? 0) * 1000 },
+        cpu_usage: {
+          total_usage: (cpu.usage_usec ?? 0) * 1000, usage_in_kernelmode: (cpu.system_usec ?? 0) * 1000,
+          usage_in_usermode: (cpu.user_usec ?? 0) * 1000,
+        },
         system_cpu_usage: systemCpuUsage(),
         online_cpus: online,
-        throttling_data: { periods: cpu.nr_periods ?? 0, throttled_periods: cpu.nr_throttled ?? 0, throttled_time: (cpu.throttled_usec ?? 0) * 1000 },
+        throttling_data: {
+          periods: cpu.nr_periods ?? 0, throttled_periods: cpu.nr_throttled ?? 0, throttled_time: (cpu.throttled_usec ?? 0) * 1000,
+        },
       },
       memory_stats: {
         usage: num(`${dir}/memory.current`) ?? 0,
@@ -117,7 +122,9 @@ export function sample(path: string, version: '1' | '2', pid: number): Omit<Cont
       },
       system_cpu_usage: systemCpuUsage(),
       online_cpus: online,
-      throttling_data: { periods: cpuStat.nr_periods ?? 0, throttled_periods: cpuStat.nr_throttled ?? 0, throttled_time: cpuStat.throttled_time ?? 0 },
+      throttling_data: {
+        periods: cpuStat.nr_periods ?? 0, throttled_periods: cpuStat.nr_throttled ?? 0, throttled_time: cpuStat.throttled_time ?? 0,
+      },
     },
     memory_stats: {
       usage: num(c('memory', 'memory.usage_in_bytes')) ?? 0,
@@ -130,7 +137,10 @@ export function sample(path: string, version: '1' | '2', pid: number): Omit<Cont
   };
 }
 
-const emptyCpu = (): CpuStats => ({ cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } });
+const emptyCpu = (): CpuStats => ({
+  cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 },
+  throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+});
 
 export async function containerStats(engine: Engine, c: Container, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const q = queryOf(request);
@@ -143,7 +153,8 @@ export async function containerStats(engine: Engine, c: Container, request: Fast
   const base = { id: c.id, name: c.rec.Name };
   if (!c.hasTask) {
     const zero: ContainerStats = {
-      ...base, read: ZERO_TIME, preread: ZERO_TIME, pids_stats: {}, blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null },
+      ...base, read: ZERO_TIME, preread: ZERO_TIME, pids_stats: {},
+      blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null },
       num_procs: 0, cpu_stats: emptyCpu(), precpu_stats: emptyCpu(), memory_stats: {},
     };
     res.end(JSON.stringify(zero) + '\n');

@@ -140,6 +140,7 @@ export class TaskRunner {
         snapshotKey: c.rec.SnapshotKey,
       });
       containerCreated = true;
+      c.runtimeClean = false;
       lap('containers.create');
 
       const stdin = c.rec.Config.OpenStdin ? await this.ensureStdin(c) : '';
@@ -240,12 +241,16 @@ export class TaskRunner {
     } catch (err) {
       if (!isNotFound(err)) log.warn({ containerId: c.id, err }, 'deleting the task failed');
     }
-    await rt.containers.delete(c.id).catch((err: unknown) => {
-      if (!isNotFound(err)) log.warn({ containerId: c.id, err }, 'deleting the runtime container failed');
-    });
-    await networking.detach(c.view()).catch((err: unknown) => log.warn({ containerId: c.id, err }, 'network detach failed'));
+    // The task is gone: the rest is independent.
     const vols = c.rec.Mounts.filter((m) => m.Type === 'volume');
-    if (vols.length > 0) await volumes?.unmount(c.id, vols).catch((err: unknown) => log.warn({ containerId: c.id, err }, 'volume unmount failed'));
+    await Promise.all([
+      rt.containers.delete(c.id).catch((err: unknown) => {
+        if (!isNotFound(err)) log.warn({ containerId: c.id, err }, 'deleting the runtime container failed');
+      }),
+      networking.detach(c.view()).catch((err: unknown) => log.warn({ containerId: c.id, err }, 'network detach failed')),
+      vols.length > 0 ? volumes?.unmount(c.id, vols).catch((err: unknown) => log.warn({ containerId: c.id, err }, 'volume unmount failed')) : undefined,
+    ]);
+    c.runtimeClean = true;
     await c.stdin?.close();
     c.stdin = undefined;
     rmSync(path.join(this.runDir(c.id), 'stdin'), { force: true });
@@ -267,7 +272,7 @@ export class TaskRunner {
 
   /** At removal. */
   async forget(c: Container): Promise<void> {
-    await this.forgetRuntime(c.id);
+    if (!c.runtimeClean) await this.forgetRuntime(c.id);
     rmSync(this.runDir(c.id), { recursive: true, force: true });
   }
 

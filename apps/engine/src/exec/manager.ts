@@ -227,7 +227,9 @@ export class ExecManager {
     }
 
     const detached = new AbortController();
-    if (stdin && conn.input) void this.pumpInput(conn, stdin, parseDetachKeys(e.detachKeys || undefined), detached, () => this.rt.tasks.closeIO(c.id, id));
+    if (stdin && conn.input) {
+      void this.pumpInput(conn, stdin, parseDetachKeys(e.detachKeys || undefined), detached, () => this.rt.tasks.closeIO(c.id, id));
+    }
     const pumps = outputs.map(async (o) => {
       try {
         for await (const chunk of o.pipe.socket as AsyncIterable<Buffer>) {
@@ -248,7 +250,9 @@ export class ExecManager {
     cleanup();
   }
 
-  private async pumpInput(conn: HijackedConn, stdin: StdinPipe, keys: Buffer, detached: AbortController, closeIO: () => Promise<void>): Promise<void> {
+  private async pumpInput(
+    conn: HijackedConn, stdin: StdinPipe, keys: Buffer, detached: AbortController, closeIO: () => Promise<void>,
+  ): Promise<void> {
     const scanner = new DetachScanner(keys);
     try {
       for await (const chunk of conn.input as AsyncIterable<Buffer>) {
@@ -271,7 +275,9 @@ export class ExecManager {
    * Runs a command in a running container and collects its output (at most `maxOutput` bytes), killing it
    * after `timeoutMs`; for health checks, which are not listed as the container's execs.
    */
-  async runCaptured(c: Container, args: string[], timeoutMs: number, maxOutput = 4096): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
+  async runCaptured(
+    c: Container, args: string[], timeoutMs: number, maxOutput = 4096,
+  ): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
     const id = `health-${randomBytes(16).toString('hex')}`;
     const dir = path.join(this.config.execRoot, 'execs', id);
     const out = path.join(dir, 'stdout');

@@ -36,7 +36,8 @@ export async function unpackImage(rt: RuntimedClient, d: ImageDetails, snapshott
     const key = `extract-${Date.now()}-${Math.random().toString(36).slice(2)} ${chain}`;
     const mounts = await rt.snapshots.prepare(key, parent, { snapshotter, labels: { 'containerd.io/gc.root': new Date().toISOString() } });
     try {
-      const applied = await rt.diff.apply({ ...layer, size: Number(layer.size), annotations: layer.annotations ?? {} } as RtDescriptor, mounts);
+      const desc = { ...layer, size: Number(layer.size), annotations: layer.annotations ?? {} } as RtDescriptor;
+      const applied = await rt.diff.apply(desc, mounts);
       if (applied.digest !== d.diffIds[i]) {
         throw new InvalidArgumentError(`unpack ${layer.digest}: its content has diffID ${applied.digest}, the config says ${d.diffIds[i]}`);
       }
@@ -119,7 +120,9 @@ export class ImageArchives {
     let name: string | undefined;
     if (opts.repo) name = formatReference(withDefaultTag(parseRef(opts.tag ? `${opts.repo}:${opts.tag}` : opts.repo)));
     return this.leased(async (rt, content) => {
-      const img = await importRootfs(input, { contentStore: content, changes: opts.changes, ...(opts.message ? { message: opts.message } : {}) });
+      const img = await importRootfs(input, {
+        contentStore: content, changes: opts.changes, ...(opts.message ? { message: opts.message } : {}),
+      });
       const target = { mediaType: img.target.mediaType, digest: img.target.digest, size: Number(img.target.size), annotations: {} };
       const d = await this.images.store.detailsOf(target);
       await unpackImage(rt, d, this.snapshotter);
@@ -246,7 +249,9 @@ export class ImageArchives {
     const client = new RegistryClient({ mirrors: this.config.registryMirrors, insecureRegistries: this.config.insecureRegistries });
     const r = await client.resolve(formatReference(withDefaultTag(parseRef(name))), { ...(auth ? { auth } : {}) });
     const platforms = r.index
-      ? r.index.manifests.filter((m) => m.platform).map((m) => ({ architecture: m.platform!.architecture, os: m.platform!.os, ...(m.platform!.variant ? { variant: m.platform!.variant } : {}) }))
+      ? r.index.manifests.filter((m) => m.platform).map((m) => ({
+          architecture: m.platform!.architecture, os: m.platform!.os, ...(m.platform!.variant ? { variant: m.platform!.variant } : {}),
+        }))
       : [{ architecture: 'amd64', os: 'linux' }];
     return { Descriptor: { mediaType: r.target.mediaType, digest: r.target.digest, size: r.target.size }, Platforms: platforms };
   }

@@ -126,7 +126,10 @@ export class RemoteContentStore implements ContentStore {
         throw new NotImplementedError(`truncate ingest ${opts.ref}: not supported over the content service`);
       },
       status(): IngestStatus {
-        return { ref: opts.ref, offset, total: opts.total ?? 0, ...(opts.expected ? { expected: opts.expected } : {}), startedAt: started, updatedAt: new Date() };
+        return {
+          ref: opts.ref, offset, total: opts.total ?? 0, ...(opts.expected ? { expected: opts.expected } : {}),
+          startedAt: started, updatedAt: new Date(),
+        };
       },
       digest(): Digest {
         return `sha256:${hash.copy().digest('hex')}` as Digest;

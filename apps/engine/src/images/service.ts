@@ -223,7 +223,9 @@ export class ImageService {
    * `POST /images/create?fromImage=&tag=`. Until the first progress message arrives errors are thrown (and
    * become HTTP errors); after that they end the stream as an error message.
    */
-  async pull(fromImage: string, tag: string | undefined, opts: { platform?: string; auth?: Record<string, string> }, sink: ProgressSink): Promise<void> {
+  async pull(
+    fromImage: string, tag: string | undefined, opts: { platform?: string; auth?: Record<string, string> }, sink: ProgressSink,
+  ): Promise<void> {
     let ref = fromImage;
     if (tag) {
       if (tag.startsWith('sha256:')) ref = `${fromImage}@${tag}`;

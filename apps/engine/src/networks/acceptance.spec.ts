@@ -45,7 +45,7 @@ describe('networks and volumes through the docker CLI (issue 9 acceptance)', { c
   async function startBerthd(): Promise<void> {
     const log = openSync(path.join(base, 'berthd.log'), 'a');
     berthd = spawn(process.execPath, [
-      MAIN, `--host=unix://${socket}`, `--data-root=${dataRoot}`, `--exec-root=${execRoot}`, `--bridge=${bridge}`, `--bip=${sub.gateway}/24`,
+      MAIN, `--config-file=${path.join(base, 'daemon.json')}`, `--host=unix://${socket}`, `--data-root=${dataRoot}`, `--exec-root=${execRoot}`, `--bridge=${bridge}`, `--bip=${sub.gateway}/24`,
       `--default-address-pool=base=${pool},size=24`, `--cgroup-parent=${cgroupParent}`, `--registry-mirror=http://${SHARED_REGISTRY}`,
       `--insecure-registry=${SHARED_REGISTRY}`, '--log-level=warn',
     ], { stdio: ['ignore', log, log], env: { ...process.env, BERTH_RESOLV_CONF: path.join(base, 'resolv.conf') } });
@@ -59,6 +59,8 @@ describe('networks and volumes through the docker CLI (issue 9 acceptance)', { c
     mkdirSync(base, { recursive: true });
     // Forwarded names go nowhere (no test traffic ever leaves the machine).
     writeFileSync(path.join(base, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+    // Its own (empty) daemon.json: the machine's /etc/berth/daemon.json (the quick start's) must not leak in.
+    writeFileSync(path.join(base, 'daemon.json'), '{}\n');
     await startBerthd();
     await ok('pull', '-q', 'busybox');
   });

@@ -13,7 +13,9 @@ function startOptions(body: unknown): { detach: boolean; tty?: boolean; consoleS
   const b = body as StartBody;
   if (b.Detach !== undefined && typeof b.Detach !== 'boolean') throw new InvalidArgumentError('invalid JSON: Detach must be a boolean');
   if (b.Tty !== undefined && typeof b.Tty !== 'boolean') throw new InvalidArgumentError('invalid JSON: Tty must be a boolean');
-  return { detach: b.Detach === true, ...(b.Tty !== undefined ? { tty: b.Tty } : {}), ...(b.ConsoleSize ? { consoleSize: b.ConsoleSize } : {}) };
+  return {
+    detach: b.Detach === true, ...(b.Tty !== undefined ? { tty: b.Tty } : {}), ...(b.ConsoleSize ? { consoleSize: b.ConsoleSize } : {}),
+  };
 }
 
 export function execRoutes(app: FastifyInstance, engine: Engine): void {

@@ -1,6 +1,6 @@
 /** System endpoints: `_ping`, `version`, `info`, `events`, `system/df`, `plugins`, `auth`. */
 import { readdirSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { SystemInfo } from '@berth/docker-api';
 import { NotFoundError } from '@berth/errdefs';
 import { parseFilters, qs, queryOf, readJsonObject, registryAuth } from '../api/query.ts';
@@ -12,7 +12,7 @@ import { matchEvent, parseEventTime } from '../system/events.ts';
 const BUILD_TIME = new Date().toISOString();
 
 export function systemRoutes(app: FastifyInstance, engine: Engine): void {
-  const ping = (_req: unknown, reply: import('fastify').FastifyReply) => {
+  const ping = (_req: unknown, reply: FastifyReply) => {
     void reply
       .header('Builder-Version', '1')
       .header('Swarm', 'inactive')

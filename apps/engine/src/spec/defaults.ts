@@ -49,7 +49,9 @@ export function defaultMounts(opts: { privileged: boolean; shmSize: number; ipcN
   return mounts;
 }
 
-const rule = (type: string, major: number | null, minor: number | null, access: string): LinuxDeviceCgroup => ({ allow: true, type, major, minor, access });
+const rule = (type: string, major: number | null, minor: number | null, access: string): LinuxDeviceCgroup => ({
+  allow: true, type, major, minor, access,
+});
 
 /** The device cgroup: deny everything, then allow the standard character devices and mknod of any device. */
 export function defaultDeviceRules(): LinuxDeviceCgroup[] {

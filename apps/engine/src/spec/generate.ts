@@ -40,7 +40,10 @@ export interface SpecInput {
   /** Namespace paths of other containers for `container:<id>` IPC and PID modes. */
   ipcNsPath?: string;
   pidNsPath?: string;
-  daemon: { noNewPrivileges: boolean; seccompProfile?: unknown; defaultUlimits: Record<string, { Name: string; Soft: number; Hard: number }>; cgroupV2: boolean };
+  daemon: {
+    noNewPrivileges: boolean; seccompProfile?: unknown; cgroupV2: boolean;
+    defaultUlimits: Record<string, { Name: string; Soft: number; Hard: number }>;
+  };
 }
 
 /** Capabilities after Docker's `--cap-add`/`--cap-drop` rules (`ALL` allowed in both). */
@@ -218,7 +221,8 @@ export function resources(hc: HostConfig, deviceRules: LinuxDeviceCgroup[], cgro
   if (hc.MemoryReservation) mem.reservation = hc.MemoryReservation;
   if (hc.MemorySwap !== undefined && hc.MemorySwap !== 0) mem.swap = hc.MemorySwap;
   else if (hc.Memory) mem.swap = hc.Memory * 2;
-  if (hc.MemorySwappiness !== undefined && hc.MemorySwappiness !== null && hc.MemorySwappiness >= 0 && !cgroupV2) mem.swappiness = hc.MemorySwappiness;
+  const swappiness = hc.MemorySwappiness;
+  if (swappiness !== undefined && swappiness !== null && swappiness >= 0 && !cgroupV2) mem.swappiness = swappiness;
   if (hc.OomKillDisable) mem.disableOOMKiller = true;
   if (hc.KernelMemoryTCP) mem.kernelTCP = hc.KernelMemoryTCP;
   if (Object.keys(mem).length > 0) r.memory = mem;
@@ -246,7 +250,8 @@ export function resources(hc: HostConfig, deviceRules: LinuxDeviceCgroup[], cgro
     }
   };
   if (hc.BlkioWeightDevice?.length) blkio.weightDevice = hc.BlkioWeightDevice.map((d) => ({ ...devNums(d.Path), weight: d.Weight }));
-  const throttle = (list: Array<{ Path: string; Rate: number }> | null | undefined) => list?.map((d) => ({ ...devNums(d.Path), rate: d.Rate }));
+  const throttle = (list: Array<{ Path: string; Rate: number }> | null | undefined) =>
+    list?.map((d) => ({ ...devNums(d.Path), rate: d.Rate }));
   if (hc.BlkioDeviceReadBps?.length) blkio.throttleReadBpsDevice = throttle(hc.BlkioDeviceReadBps)!;
   if (hc.BlkioDeviceWriteBps?.length) blkio.throttleWriteBpsDevice = throttle(hc.BlkioDeviceWriteBps)!;
   if (hc.BlkioDeviceReadIOps?.length) blkio.throttleReadIOPSDevice = throttle(hc.BlkioDeviceReadIOps)!;
@@ -341,7 +346,10 @@ export function buildSpec(input: SpecInput): RuntimeSpec {
     process: {
       terminal: config.Tty === true,
       ...(consoleSize && config.Tty ? { consoleSize } : {}),
-      user: { uid: input.user.uid, gid: input.user.gid, ...(input.user.additionalGids.length > 0 ? { additionalGids: input.user.additionalGids } : {}) },
+      user: {
+        uid: input.user.uid, gid: input.user.gid,
+        ...(input.user.additionalGids.length > 0 ? { additionalGids: input.user.additionalGids } : {}),
+      },
       args,
       env: input.env,
       cwd: config.WorkingDir || '/',

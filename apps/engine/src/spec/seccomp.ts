@@ -135,7 +135,7 @@ export function profileFromDockerJson(json: unknown, capabilities: readonly stri
     defaultAction?: string; defaultErrnoRet?: number; architectures?: string[];
     archMap?: { architecture: string; subArchitectures?: string[] }[];
     syscalls?: { names?: string[]; name?: string; action: string; errnoRet?: number; args?: LinuxSyscall['args'];
-      includes?: { caps?: string[] }; excludes?: { caps?: string[] } }[];
+      includes?: { caps?: string[] }; excludes?: { caps?: string[] }; }[];
     flags?: string[];
   };
   if (!p || typeof p !== 'object' || typeof p.defaultAction !== 'string') {

@@ -1,7 +1,7 @@
 // A container's cgroup across hierarchies: the interface both drivers (v1/hybrid, v2) implement, and the
 // helpers they share. The TypeScript side creates the cgroups and writes limits; berth-nsexec only writes its
 // own pid to the cgroup.procs files listed by procsFiles().
-import { InvalidArgumentError, NotFoundError, errorFromCode, codeOf } from '@berth/errdefs';
+import { InvalidArgumentError, errorFromCode, codeOf } from '@berth/errdefs';
 import type { LinuxResources } from '@berth/oci';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -114,15 +114,17 @@ export async function removeCgroupDir(dir: string, timeoutMs = 5_000): Promise<v
   }
 }
 
+/** rmdir first (a leaf cgroup, the usual case, needs no readdir); on EBUSY remove sub-cgroups, then retry. */
 function removeTree(dir: string): void {
-  let entries;
   try {
-    entries = readdirSync(dir, { withFileTypes: true });
+    rmdirSync(dir);
+    return;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EBUSY') throw err;
   }
-  for (const e of entries) if (e.isDirectory()) removeTree(path.join(dir, e.name));
+  const subdirs = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory());
+  if (subdirs.length === 0) rmdirSync(dir); // still busy: processes are leaving (the caller retries)
+  for (const e of subdirs) removeTree(path.join(dir, e.name));
   rmdirSync(dir);
 }
 
@@ -136,8 +138,4 @@ export function checkResources(r: LinuxResources | undefined): void {
     throw new InvalidArgumentError(`memory+swap limit ${m.swap} must not be lower than the memory limit ${m.limit}`);
   }
   if (r.pids && typeof r.pids.limit !== 'number') throw new InvalidArgumentError('linux.resources.pids.limit must be a number');
-}
-
-export function notFound(what: string): NotFoundError {
-  return new NotFoundError(what);
 }

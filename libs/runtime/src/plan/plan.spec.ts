@@ -58,6 +58,13 @@ describe('encodePlan', () => {
     assert.equal(get(PlanTag.CLONE_FLAGS)[0]!.readUInt32LE(0), 0x20000);
   });
 
+  it('encodes non-ASCII strings as UTF-8', async () => {
+    const { TlvWriter } = await import('./writer.ts');
+    const buf = new TlvWriter().str(1, 'a/é/日本', 'x').toBuffer();
+    assert.equal(buf.readUInt32LE(4), Buffer.byteLength('a/é/日本') + 3);
+    assert.deepEqual(buf.subarray(8), Buffer.from('a/é/日本\0x\0'));
+  });
+
   it('refuses strings with NUL bytes', () => {
     assert.throws(() => encodePlan({
       mode: 'exec', cgroupProcs: [], joins: [],

@@ -98,21 +98,14 @@ export type Plan = CreatePlan | ExecPlan;
 
 const KIND = { fs: MountKind.FS, bind: MountKind.BIND, symlink: MountKind.SYMLINK, remount: MountKind.REMOUNT } as const;
 
-function u64(v: bigint): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt.asUintN(64, v));
-  return b;
-}
-
 export function encodePlan(plan: Plan): Buffer {
   const w = new TlvWriter();
   w.u32(PlanTag.MODE, plan.mode === 'create' ? PlanMode.CREATE : PlanMode.EXEC);
   for (const f of plan.cgroupProcs) w.str(PlanTag.CGROUP_PROCS, f);
   if (plan.cgroupDir) w.str(PlanTag.CGROUP_DIR, plan.cgroupDir);
   for (const j of plan.joins) {
-    const type = Buffer.alloc(4);
-    type.writeUInt32LE(j.type >>> 0);
-    w.raw(PlanTag.NS_JOIN, Buffer.concat([type, Buffer.from(`${j.path}\0`)]));
+    const start = w.begin(PlanTag.NS_JOIN);
+    w.putU32(j.type).putStr(j.path).end(start);
   }
   if (plan.oomScoreAdj !== undefined) w.i32(PlanTag.OOM_SCORE_ADJ, plan.oomScoreAdj);
   if (plan.mode === 'create') {
@@ -158,20 +151,19 @@ export function encodePlan(plan: Plan): Buffer {
   if (p.umask !== undefined) w.u32(PlanTag.UMASK, p.umask);
   if (p.caps) {
     const c = p.caps;
-    w.raw(PlanTag.CAPS, Buffer.concat([c.bounding, c.effective, c.inheritable, c.permitted, c.ambient].map(u64)));
+    const start = w.begin(PlanTag.CAPS);
+    for (const set of [c.bounding, c.effective, c.inheritable, c.permitted, c.ambient]) w.putU64(set);
+    w.end(start);
   }
   w.bool(PlanTag.NO_NEW_PRIVS, p.noNewPrivileges);
   for (const r of p.rlimits) {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(r.resource);
-    w.raw(PlanTag.RLIMIT, Buffer.concat([b, u64(r.soft), u64(r.hard)]));
+    const start = w.begin(PlanTag.RLIMIT);
+    w.putU32(r.resource).putU64(r.soft).putU64(r.hard).end(start);
   }
   w.bool(PlanTag.TERMINAL, p.terminal);
   if (p.consoleSize) {
-    const b = Buffer.alloc(4);
-    b.writeUInt16LE(p.consoleSize.rows, 0);
-    b.writeUInt16LE(p.consoleSize.cols, 2);
-    w.raw(PlanTag.CONSOLE_SIZE, b);
+    const start = w.begin(PlanTag.CONSOLE_SIZE);
+    w.putU16(p.consoleSize.rows).putU16(p.consoleSize.cols).end(start);
   }
   if (p.seccomp) {
     w.raw(PlanTag.SECCOMP_BPF, p.seccomp.bpf);

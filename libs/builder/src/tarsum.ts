@@ -1,0 +1,91 @@
+/**
+ * The classic builder's per-file checksum (tarsum v1 over one entry): sha256 of the entry's header fields
+ * (name, mode, uid, gid, size, typeflag, linkname, devmajor, devminor, then xattrs sorted by name — user
+ * names and mtime left out) followed by the file's content. COPY/ADD history says `file:<sum>` for one file,
+ * `dir:<sha256 of the sorted sums of everything below, comma-joined>` for a directory and `multi:…` for
+ * several sources, exactly as dockerd writes them, so the same context gives the same history and cache keys.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { lstatSync, openSync, readSync, closeSync, readlinkSync, type Stats } from 'node:fs';
+
+export interface EntryHeader {
+  name: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  typeflag: string;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
+  xattrs: Record<string, Buffer | string>;
+}
+
+const TYPEFLAGS: Record<string, string> = { file: '0', link: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6' };
+
+export function typeflagOf(type: string): string {
+  return TYPEFLAGS[type] ?? '0';
+}
+
+/** A hash primed with the entry's header; feed it the content and take the hex digest. */
+export function entryHash(h: EntryHeader): Hash {
+  const hash = createHash('sha256');
+  const fields: [string, string][] = [
+    ['name', h.name], ['mode', String(h.mode)], ['uid', String(h.uid)], ['gid', String(h.gid)], ['size', String(h.size)],
+    ['typeflag', h.typeflag], ['linkname', h.linkname], ['uname', ''], ['gname', ''],
+    ['devmajor', String(h.devmajor)], ['devminor', String(h.devminor)],
+  ];
+  for (const [k, v] of fields) hash.update(k + v);
+  for (const k of Object.keys(h.xattrs).sort()) {
+    hash.update(k);
+    hash.update(h.xattrs[k]!);
+  }
+  return hash;
+}
+
+/** `name` prefixed: `multi:`/`dir:` sums of a list. */
+export function hashStrings(prefix: string, list: string[]): string {
+  return `${prefix}:${createHash('sha256').update(list.join(',')).digest('hex')}`;
+}
+
+function major(rdev: number): number {
+  return ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+}
+
+function minor(rdev: number): number {
+  return (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+}
+
+/** The sum of a file on disk (`name`: its path relative to the source root, as the header would carry it). */
+export function fileSum(fullPath: string, name: string, st: Stats = lstatSync(fullPath)): string {
+  let type = 'file';
+  let linkname = '';
+  let size = 0;
+  if (st.isDirectory()) type = 'dir';
+  else if (st.isSymbolicLink()) {
+    type = 'symlink';
+    linkname = readlinkSync(fullPath);
+  } else if (st.isCharacterDevice()) type = 'char';
+  else if (st.isBlockDevice()) type = 'block';
+  else if (st.isFIFO()) type = 'fifo';
+  else size = st.size;
+  const dev = type === 'char' || type === 'block';
+  const h = entryHash({
+    name: type === 'dir' ? `${name}/` : name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size, typeflag: typeflagOf(type), linkname,
+    devmajor: dev ? major(st.rdev) : 0, devminor: dev ? minor(st.rdev) : 0, xattrs: {},
+  });
+  if (type === 'file' && size > 0) {
+    const fd = openSync(fullPath, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, null);
+        if (n <= 0) break;
+        h.update(buf.subarray(0, n));
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return h.digest('hex');
+}
