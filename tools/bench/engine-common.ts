@@ -1,6 +1,6 @@
 // Shared by the engine benchmarks (engine-*.bench.ts): a private berthd of this checkout and a private real
 // dockerd, side by side, both with the loopback registry as docker.io mirror and busybox pulled.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -9,6 +9,12 @@ import {
 } from '@berth/testing';
 
 const root = path.resolve(import.meta.dirname, '../..');
+
+// berthd as users run it: this checkout's bundle (built now, so it is current), with its node flags.
+const engineDir = path.join(root, 'apps/engine');
+const built = spawnSync(process.execPath, [path.join(root, 'tools/build/bundle.ts')], { cwd: engineDir, stdio: 'inherit' });
+if (built.status !== 0) throw new Error('building apps/engine failed');
+const BERTHD = path.join(engineDir, 'dist/main.js');
 
 export interface Daemon {
   name: string;
@@ -52,8 +58,8 @@ export async function startBerth(opts: { bridge?: boolean } = {}): Promise<Daemo
   const bridge = `bbe${id}`;
   writeFileSync(path.join(dir.path, 'daemon.json'), '{}');
   const log = openSync(path.join(dir.path, 'berthd.log'), 'a');
-  const child: ChildProcess = spawn(process.execPath, [
-    path.join(root, 'apps/engine/src/main.ts'), '--config-file', path.join(dir.path, 'daemon.json'), '-H', `unix://${socket}`,
+  const child: ChildProcess = spawn(BERTHD, [
+    '--config-file', path.join(dir.path, 'daemon.json'), '-H', `unix://${socket}`,
     '--data-root', path.join(dir.path, 'data'), '--exec-root', execRoot, '--cgroup-parent', cgroupParent,
     '--bridge', bridge, '--bip', `${sub.gateway}/24`, '--iptables=false', '--log-level', 'warn',
     '--registry-mirror', `http://${SHARED_REGISTRY}`, '--insecure-registry', SHARED_REGISTRY,

@@ -29,6 +29,8 @@ export interface Config {
   insecureRegistries: string[];
   /** Warm spare shims kept ready for Tasks/Create (0 disables). */
   spareShims: number;
+  /** Tasks one shim process holds (1: one process per container; more trades isolation for memory). */
+  tasksPerShim: number;
   /** Delay before a claimed spare is replaced, keeping the new shim's Node start off the task's create (ms). */
   spareRefillDelayMs: number;
   /** Delay before a scheduled garbage collection after deletions (ms). */
@@ -50,6 +52,7 @@ export const DEFAULTS: Config = {
   registryMirrors: [],
   insecureRegistries: [],
   spareShims: 1,
+  tasksPerShim: 1,
   spareRefillDelayMs: 200,
   gcDelayMs: 100,
   socketGid: -1,
@@ -74,6 +77,7 @@ Options:
       --registry-mirror URL docker.io mirror for pull jobs (repeatable)
       --insecure-registry H registry reached over plain HTTP (repeatable)
       --spare-shims N       warm spare shims kept ready (default 1)
+      --tasks-per-shim N    containers one shim process holds (default 1: one shim per container)
       --spare-refill-delay MS  wait before replacing a claimed spare (default 200)
   -v, --version             print the version
   -h, --help                print this help
@@ -97,6 +101,7 @@ export function parseConfig(argv: string[]): Config & { help: boolean; version: 
       'insecure-registry': { type: 'string', multiple: true },
       'spare-shims': { type: 'string' },
       'spare-refill-delay': { type: 'string' },
+      'tasks-per-shim': { type: 'string' },
       'gc-delay': { type: 'string' },
       'socket-gid': { type: 'string' },
       'version': { type: 'boolean', short: 'v' },
@@ -125,10 +130,14 @@ export function parseConfig(argv: string[]): Config & { help: boolean; version: 
   if (values['registry-mirror']) cfg.registryMirrors = values['registry-mirror'];
   if (values['insecure-registry']) cfg.insecureRegistries = values['insecure-registry'];
   if (values['spare-shims'] !== undefined) cfg.spareShims = Number(values['spare-shims']);
+  if (values['tasks-per-shim'] !== undefined) cfg.tasksPerShim = Number(values['tasks-per-shim']);
   if (values['spare-refill-delay'] !== undefined) cfg.spareRefillDelayMs = Number(values['spare-refill-delay']);
   if (values['gc-delay'] !== undefined) cfg.gcDelayMs = Number(values['gc-delay']);
   if (values['socket-gid'] !== undefined) cfg.socketGid = Number(values['socket-gid']);
   if (!LEVELS.includes(cfg.logLevel)) throw new InvalidArgumentError(`--log-level ${cfg.logLevel}: must be one of ${LEVELS.join(', ')}`);
+  if (!Number.isInteger(cfg.tasksPerShim) || cfg.tasksPerShim < 1) {
+    throw new InvalidArgumentError(`--tasks-per-shim ${cfg.tasksPerShim}: must be a positive integer`);
+  }
   if (!Number.isInteger(cfg.spareShims) || cfg.spareShims < 0) throw new InvalidArgumentError(`--spare-shims ${cfg.spareShims}: must be a non-negative integer`);
   if (!['overlayfs', 'native'].includes(cfg.snapshotter)) throw new InvalidArgumentError(`--snapshotter ${cfg.snapshotter}: must be overlayfs or native`);
   cfg.address = cfg.address.replace(/^unix:\/\//, '');

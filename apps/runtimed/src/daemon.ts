@@ -101,6 +101,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger(con
     const context: Context = { ...partial, gc, content, snapshots };
     const tasks = new TaskManager(context, new TaskStore(db), {
       shimBinary: findShim(config.shim), spares: config.spareShims, refillDelayMs: config.spareRefillDelayMs,
+      tasksPerShim: config.tasksPerShim,
     });
     await tasks.restore();
     cleanups.unshift(() => tasks.close());

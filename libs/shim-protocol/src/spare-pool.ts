@@ -14,7 +14,7 @@ import { launchShim, type LaunchShimOptions } from './launch.ts';
 import { PROTOCOL_VERSION, type ClaimParams } from './messages.ts';
 
 /** Containers per shim process unless the caller says otherwise. */
-export const DEFAULT_TASKS_PER_SHIM = 16;
+export const DEFAULT_TASKS_PER_SHIM = 1;
 
 export interface SparePoolOptions {
   /** The berth-shim executable (see LaunchShimOptions.binary). */
@@ -27,7 +27,8 @@ export interface SparePoolOptions {
    * Tasks one shim process takes (default DEFAULT_TASKS_PER_SHIM). A Node process costs ~13 MB of private
    * memory, containerd-shim-runc-v2 ~2.4 MB: sharing a process between containers is what brings berth's
    * per-container overhead under docker's (docs/shim.md has the figures), at the price of a shared fate if
-   * the process dies. 1 gives one process per container, as containerd's shim for docker.
+   * the process dies. The default, 1, is berth's design: one process per container, as containerd's shim
+   * for docker; runtimed's `--tasks-per-shim` opts into sharing.
    */
   tasksPerShim?: number;
   /**

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { removeCgroupTree } from './cgroups.ts';
 import { SHARED_REGISTRY } from './registry.ts';
@@ -49,10 +49,22 @@ export async function startDockerd(
   }, `dockerd on ${socket}`, 60_000, 100);
   const stop = async () => {
     await stopProcess(child, 15_000);
+    // dockerd leaves some mounts behind under its roots (e.g. <exec-root>/netns/default after a --network host
+    // container); detach them, deepest first, before removing the directories.
+    unmountUnder(exec);
+    unmountUnder(dir);
     rmSync(exec, { recursive: true, force: true });
     removeCgroupTree(`/berth-test-dockerd-${id}`);
   };
   return { host: `unix://${socket}`, socket, process: child, env, stop, [Symbol.asyncDispose]: stop };
+}
+
+function unmountUnder(root: string): void {
+  const targets = readFileSync('/proc/self/mounts', 'utf8').split('\n')
+    .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
+    .filter((t): t is string => t !== undefined && (t === root || t.startsWith(`${root}/`)))
+    .sort((a, b) => b.length - a.length);
+  for (const t of targets) spawnSync('umount', ['--lazy', t]);
 }
 
 async function pingUnix(socket: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { run, startDockerd, startRegistry, tempDir, unpackRootfs } from './index.ts';
@@ -26,5 +26,12 @@ describe('testing helpers', () => {
     const r = await run('docker', ['run', '--rm', '--network=none', 'busybox', 'echo', 'from-docker'], { env: d.env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'from-docker\n');
+    // A --network host container makes dockerd mount <exec-root>/netns/default, which it leaves behind on exit.
+    const h = await run('docker', ['run', '--rm', '--network=host', 'busybox', 'true'], { env: d.env });
+    assert.equal(h.code, 0, h.stderr);
+    await d.stop();
+    const mounts = readFileSync('/proc/self/mounts', 'utf8');
+    assert.ok(!mounts.includes(d.socket.replace(/\/docker\.sock$/, '')), 'no mount left under the exec root');
+    assert.ok(!existsSync(path.dirname(d.socket)), 'exec root removed');
   });
 });

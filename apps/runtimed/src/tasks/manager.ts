@@ -30,6 +30,8 @@ export interface TaskManagerOptions {
   shimBinary: string;
   spares: number;
   refillDelayMs: number;
+  /** Containers one shim process holds (1: one process per container). */
+  tasksPerShim?: number;
 }
 
 interface Live {
@@ -63,6 +65,7 @@ export class TaskManager {
     this.log = ctx.log.child({ component: 'tasks' });
     this.pool = new SparePool({
       binary: opts.shimBinary, dir: path.join(ctx.config.state, 'spares'), size: opts.spares, refillDelayMs: opts.refillDelayMs,
+      ...(opts.tasksPerShim === undefined ? {} : { tasksPerShim: opts.tasksPerShim }),
       onError: (err) => this.log.warn({ err }, `start a spare shim: ${err.message}`),
     });
   }
