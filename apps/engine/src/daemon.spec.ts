@@ -147,7 +147,7 @@ describe('berthd listeners, restarts and health', { concurrency: false }, () => 
       '--health-timeout', '2s', 'busybox', 'sleep', '300'])).stdout.trim();
     const health = async () => (await berth.docker(['inspect', '-f', '{{.State.Health.Status}}', id])).stdout.trim();
     await waitFor(async () => (await health()) === 'unhealthy', 'unhealthy', 15_000);
-    await berth.docker(['exec', id, 'touch', '/tmp/ok']);
+    assert.equal((await berth.docker(['exec', id, 'touch', '/tmp/ok'])).code, 0);
     await waitFor(async () => (await health()) === 'healthy', 'healthy', 15_000);
     assert.match((await berth.docker(['ps', '--filter', `id=${id}`, '--format', '{{.Status}}'])).stdout, /\(healthy\)/);
     assert.equal((await berth.docker(['ps', '-q', '--filter', 'health=healthy', '--filter', `id=${id}`])).stdout.trim(), id.slice(0, 12));

@@ -42,6 +42,8 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
+  // A stray rejection must not take the daemon (and every client's stream) down: log it loudly instead.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   process.on('SIGPIPE', () => undefined);

@@ -44,6 +44,8 @@ export interface RunMountSpec {
   readOnly: boolean;
   /** tmpfs instead of a bind mount (`source` unused). */
   tmpfs?: { size: number };
+  /** Keep the mount point in the layer if the runtime had to create it (VOLUME paths, as dockerd does). */
+  keepMountPoint?: boolean;
 }
 
 /** A RUN step's process. */

@@ -148,7 +148,8 @@ export class BuildContext implements CopySource {
     const clean = cleanPath(`/${rel}`).slice(1);
     const full = resolveInRoot(this.root, clean);
     const r = path.relative(this.root, full) || '.';
-    return this.sums.get(r) ?? clean;
+    // An entry the tar did not carry (the root, implicit parents): its path stands for it, as in dockerd.
+    return this.sums.get(r) ?? rel;
   }
 
   /**
@@ -210,8 +211,9 @@ export function dirSum(src: CopySource, rel: string): string {
   const full = resolveInRoot(src.root, rel);
   const sums: string[] = [];
   const walk = (host: string) => {
-    const r = path.relative(src.root, host);
-    sums.push(src.hash(r));
+    const r = path.relative(src.root, host) || '.';
+    // The source root itself is not part of the sum (`COPY . /x`), a subdirectory is (`COPY sub /x`).
+    if (r !== '.') sums.push(src.hash(r));
     let st;
     try {
       st = lstatSync(host);

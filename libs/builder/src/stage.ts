@@ -488,7 +488,7 @@ export class StageRunner {
     const views: MountedView[] = [];
     let result: { layer: LayerDescriptor; chainId: string } | undefined;
     try {
-      const specs = [...await this.runMounts(mounts, views), ...scriptMounts];
+      const specs = [...await this.volumeMounts(views), ...await this.runMounts(mounts, views), ...scriptMounts];
       result = await this.withLayer(async (layer) => {
         const code = await layer.run({
           id, args: cmdFromArgs, env: [...this.runConfig.Env, ...buildArgsEnv], user: this.runConfig.User,
@@ -502,6 +502,31 @@ export class StageRunner {
     }
     this.out.stream(`Removing intermediate container ${id.slice(0, 12)}\n`);
     await this.advance(key, saveCmd.join(' '), result);
+  }
+
+  /**
+   * VOLUMEs declared so far: as in dockerd's classic builder, a RUN sees each one as a fresh volume holding the
+   * image's content there, its writes there are discarded, and the mount point stays in the layer.
+   */
+  private async volumeMounts(views: MountedView[]): Promise<RunMountSpec[]> {
+    const vols = Object.keys(this.runConfig.Volumes ?? {}).filter((v) => v.startsWith('/') && v !== '/');
+    if (vols.length === 0) return [];
+    const view = await this.s.backend.view(this.image.chainId, this.s.signal);
+    views.push(view);
+    const out: RunMountSpec[] = [];
+    for (const v of vols) {
+      const dir = mkdtempSync(path.join(this.s.backend.scratchDir(), 'volume-'));
+      const src = resolveInRoot(view.dir, v);
+      let isDir = false;
+      try {
+        isDir = statSync(src).isDirectory();
+      } catch {
+        // not in the image: an empty volume
+      }
+      if (isDir) await fsp.cp(src, dir, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, force: true });
+      out.push({ target: v, source: dir, readOnly: false, keepMountPoint: true });
+    }
+    return out;
   }
 
   /** What a bind mount's content is, for the cache key (cache and tmpfs mounts do not affect it). */

@@ -6,10 +6,12 @@
  * several sources, exactly as dockerd writes them, so the same context gives the same history and cache keys.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { lstatSync, openSync, readSync, closeSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, readSync, readlinkSync, type Stats } from 'node:fs';
 
 export interface EntryHeader {
   name: string;
+  uname?: string;
+  gname?: string;
   mode: number;
   uid: number;
   gid: number;
@@ -32,7 +34,7 @@ export function entryHash(h: EntryHeader): Hash {
   const hash = createHash('sha256');
   const fields: [string, string][] = [
     ['name', h.name], ['mode', String(h.mode)], ['uid', String(h.uid)], ['gid', String(h.gid)], ['size', String(h.size)],
-    ['typeflag', h.typeflag], ['linkname', h.linkname], ['uname', ''], ['gname', ''],
+    ['typeflag', h.typeflag], ['linkname', h.linkname], ['uname', h.uname ?? ''], ['gname', h.gname ?? ''],
     ['devmajor', String(h.devmajor)], ['devminor', String(h.devminor)],
   ];
   for (const [k, v] of fields) hash.update(k + v);
@@ -56,7 +58,34 @@ function minor(rdev: number): number {
   return (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
 }
 
-/** The sum of a file on disk (`name`: its path relative to the source root, as the header would carry it). */
+let hostNames: { users: Map<number, string>; groups: Map<number, string> } | undefined;
+
+/** The daemon host's user and group names (dockerd's tar headers carry them for files read from disk). */
+function hostName(kind: 'users' | 'groups', id: number): string {
+  if (!hostNames) {
+    const read = (file: string) => {
+      const m = new Map<number, string>();
+      try {
+        for (const line of readFileSync(file, 'utf8').split('\n')) {
+          const f = line.split(':');
+          if (f.length > 2 && /^\d+$/.test(f[2]!) && !m.has(Number(f[2]))) m.set(Number(f[2]), f[0]!);
+        }
+      } catch {
+        // no names
+      }
+      return m;
+    };
+    hostNames = { users: read('/etc/passwd'), groups: read('/etc/group') };
+  }
+  return hostNames[kind].get(id) ?? '';
+}
+
+const TYPE_BITS: Record<string, number> = { file: 0o100000, dir: 0o40000, symlink: 0o120000, char: 0o20000, block: 0o60000, fifo: 0o10000 };
+
+/**
+ * The sum of a file on disk (`name`: its path relative to the source root). As dockerd's header for a file on
+ * disk, the mode carries the file type bits and the owner's names come from the daemon host.
+ */
 export function fileSum(fullPath: string, name: string, st: Stats = lstatSync(fullPath)): string {
   let type = 'file';
   let linkname = '';
@@ -71,7 +100,8 @@ export function fileSum(fullPath: string, name: string, st: Stats = lstatSync(fu
   else size = st.size;
   const dev = type === 'char' || type === 'block';
   const h = entryHash({
-    name: type === 'dir' ? `${name}/` : name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size, typeflag: typeflagOf(type), linkname,
+    name: type === 'dir' ? `${name}/` : name, mode: (st.mode & 0o7777) | (TYPE_BITS[type] ?? 0), uid: st.uid, gid: st.gid, size,
+    typeflag: typeflagOf(type), linkname, uname: hostName('users', st.uid), gname: hostName('groups', st.gid),
     devmajor: dev ? major(st.rdev) : 0, devminor: dev ? minor(st.rdev) : 0, xattrs: {},
   });
   if (type === 'file' && size > 0) {

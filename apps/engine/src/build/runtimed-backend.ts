@@ -282,7 +282,7 @@ export class RuntimedBuildBackend implements BuildBackend {
       daemon: { noNewPrivileges: this.deps.config.noNewPrivileges, defaultUlimits: this.deps.config.defaultUlimits, cgroupV2: this.deps.cgroupV2 },
     });
     // Mount points the runtime will create; those under /dev land in its tmpfs, not in the layer.
-    const stubs = planStubs(dirs, ['proc', 'sys', 'dev', 'etc/hosts', 'etc/hostname', 'etc/resolv.conf', ...req.mounts.map((m) => m.target)]
+    const stubs = planStubs(dirs, ['proc', 'sys', 'dev', 'etc/hosts', 'etc/hostname', 'etc/resolv.conf', ...req.mounts.filter((m) => !m.keepMountPoint).map((m) => m.target)]
       .map((t) => t.replace(/^\/+/, '')).filter((t) => t !== '' && !t.startsWith('dev/')));
 
     const out = path.join(dir, 'stdout');

@@ -79,6 +79,7 @@ export class HealthMonitor {
     }
     try {
       const r = await this.engine.execs.runCaptured(c, args, timeout);
+      this.engine.log.debug({ containerId: c.id, exitCode: r.exitCode, timedOut: r.timedOut }, 'health probe');
       result = {
         Start: start, End: new Date().toISOString(), ExitCode: r.exitCode,
         Output: r.timedOut ? `Health check exceeded timeout (${Math.round(timeout / 1000)}s)` : r.output,

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import type { RuntimedClient } from '@berth/containerd-api';
+import type { ExitStatus, RuntimedClient } from '@berth/containerd-api';
 import { fromTimestamp } from '@berth/containerd-api';
 import type { ContainerCreateRequest, HostConfig, Resources } from '@berth/docker-api';
 import {
@@ -290,7 +290,7 @@ export class ContainerManager {
     c.stopping = false;
     c.oomKilled = false;
     try {
-      const pid = await this.task.start(c);
+      const { pid, exited } = await this.task.start(c);
       c.rec.State = {
         ...c.rec.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', OOMKilled: false, StartedAt: nowRfc3339Nano(),
         FinishedAt: c.rec.HasBeenStartedBefore ? c.rec.State.FinishedAt : c.rec.State.FinishedAt,
@@ -298,7 +298,7 @@ export class ContainerManager {
       c.rec.HasBeenStartedBefore = true;
       this.store.save(c.rec);
       this.emit(c, 'start');
-      this.watch(c);
+      this.watch(c, exited);
       for (const h of this.startedHooks) h(c);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -319,20 +319,23 @@ export class ContainerManager {
     }
   }
 
-  /** Follows the task until it exits (tasks.wait), surviving runtimed restarts. */
-  private watch(c: Container): void {
+  /** Follows the task until it exits (tasks.wait, or the wait the start began), surviving runtimed restarts. */
+  private watch(c: Container, first?: Promise<ExitStatus>): void {
     if (c.watching) return;
     c.watching = true;
     const loop = async () => {
       let delay = 200;
+      let pending = first;
       for (;;) {
         try {
-          const st = await this.deps.rt.tasks.wait(c.id);
+          const st = await (pending ?? this.deps.rt.tasks.wait(c.id));
+          pending = undefined;
           this.log.debug({ containerId: c.id, exitStatus: st.exitStatus }, 'task exited');
           c.watching = false;
           await this.handleExit(c, st.exitStatus, fromTimestamp(st.exitedAt));
           return;
         } catch (err) {
+          pending = undefined;
           if (this.closing) return;
           if (isNotFound(err)) {
             c.watching = false;

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { LINUX_RESOURCES_TYPE_URL, SPEC_TYPE_URL, fromTimestamp, packJson, type Mount as RtMount } from '@berth/containerd-api';
+import { LINUX_RESOURCES_TYPE_URL, SPEC_TYPE_URL, fromTimestamp, packJson, type ExitStatus, type Mount as RtMount } from '@berth/containerd-api';
 import type { HostConfig } from '@berth/docker-api';
 import { InvalidArgumentError, NotFoundError, isNotFound, wrap } from '@berth/errdefs';
 import type { Mount } from '@berth/oci';
@@ -79,7 +79,7 @@ export class TaskRunner {
   }
 
   /** Starts the container's task; returns the init's pid. */
-  async start(c: Container): Promise<number> {
+  async start(c: Container): Promise<{ pid: number; exited: Promise<ExitStatus> }> {
     const { rt, networking, volumes } = this.deps;
     const id = c.id;
     const hc = c.rec.HostConfig;
@@ -154,9 +154,12 @@ export class TaskRunner {
       lap('tasks.create');
       c.stdinConsumerReady?.();
       await networking.started?.({ ...c.view(), pid: created.pid, running: true });
+      // Waiting before the start: an init that ends at once is still seen ending.
+      const exited = rt.tasks.wait(id);
+      exited.catch(() => undefined);
       await rt.tasks.start(id);
       lap('tasks.start');
-      return created.pid;
+      return { pid: created.pid, exited };
     } catch (err) {
       if (taskCreated) await rt.tasks.delete(id).catch(() => undefined);
       if (containerCreated) await rt.containers.delete(id).catch(() => undefined);

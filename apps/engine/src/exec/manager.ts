@@ -171,6 +171,7 @@ export class ExecManager {
     };
     const fifos = [paths.stdin, paths.stdout, paths.stderr].filter(Boolean);
     let stdin: StdinPipe | undefined;
+    let exitWait: Promise<{ exitStatus: number }> | undefined;
     const outputs: { pipe: OutputPipe; stream: 1 | 2 }[] = [];
     const cleanup = () => {
       for (const o of outputs) o.pipe.destroy();
@@ -191,6 +192,9 @@ export class ExecManager {
         containerId: c.id, execId: id, spec: packJson(PROCESS_TYPE_URL, spec),
         stdin: paths.stdin, stdout: paths.stdout, stderr: paths.stderr, terminal: tty,
       });
+      // Waiting before the start: a process that ends at once is still seen ending.
+      exitWait = this.rt.tasks.wait(c.id, id);
+      exitWait.catch(() => undefined);
       e.pid = await this.rt.tasks.start(c.id, id);
       e.running = true;
     } catch (err) {
@@ -209,7 +213,7 @@ export class ExecManager {
     for (const o of outputs) o.pipe.release();
     this.containers.emit(c, `exec_start: ${cfg.Cmd.join(' ')}`, { execID: id });
 
-    const exited = this.rt.tasks.wait(c.id, id).then((st) => st.exitStatus, (err: unknown) => {
+    const exited = exitWait!.then((st) => st.exitStatus, (err: unknown) => {
       this.log.warn({ execId: id, err }, 'waiting for the exec failed');
       return 126;
     });
@@ -287,9 +291,13 @@ export class ExecManager {
     const chunks: Buffer[] = [];
     let size = 0;
     const collect = pipes.map(async (p) => {
-      for await (const chunk of p.socket as AsyncIterable<Buffer>) {
-        if (size < maxOutput) chunks.push(chunk.subarray(0, maxOutput - size));
-        size += chunk.length;
+      try {
+        for await (const chunk of p.socket as AsyncIterable<Buffer>) {
+          if (size < maxOutput) chunks.push(chunk.subarray(0, maxOutput - size));
+          size += chunk.length;
+        }
+      } catch {
+        // Destroyed (timeout, or the container went away).
       }
     });
     const record: ExecRecord = {
@@ -300,13 +308,15 @@ export class ExecManager {
     try {
       const spec = await this.processSpec(c, record, false);
       await this.rt.tasks.exec({ containerId: c.id, execId: id, spec: packJson(PROCESS_TYPE_URL, spec), stdin: '', stdout: out, stderr: err, terminal: false });
+      const exitWait = this.rt.tasks.wait(c.id, id);
+      exitWait.catch(() => undefined);
       await this.rt.tasks.start(c.id, id);
       for (const p of pipes) p.release();
       const timer = setTimeout(() => {
         timedOut = true;
         void this.rt.tasks.kill(c.id, 9, { execId: id }).catch(() => undefined);
       }, timeoutMs);
-      const st = await this.rt.tasks.wait(c.id, id);
+      const st = await exitWait;
       clearTimeout(timer);
       await Promise.race([Promise.all(collect), new Promise((r) => setTimeout(r, 1000))]);
       return { exitCode: timedOut ? -1 : st.exitStatus, output: Buffer.concat(chunks).toString('utf8'), timedOut };
