@@ -10,7 +10,7 @@ import { startBerthd, type TestDaemon } from './test-support.ts';
 
 describe('docker cp and diff through berthd', { concurrency: 2 }, () => {
   let berth: TestDaemon;
-  const dir = tempDir('berth-engine-files-');
+  let dir: { path: string } & Disposable;
   const ok = async (args: string[]) => {
     const r = await berth.docker(args);
     assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
@@ -18,13 +18,14 @@ describe('docker cp and diff through berthd', { concurrency: 2 }, () => {
   };
 
   before(async () => {
+    dir = tempDir('berth-engine-files-');
     berth = await startBerthd();
     await ok(['pull', '-q', 'busybox']);
   });
 
   after(async () => {
     await berth?.stop();
-    dir[Symbol.dispose]();
+    dir?.[Symbol.dispose]();
   });
 
   it('copies files and directories both ways, running and stopped', async () => {

@@ -15,7 +15,7 @@ describe('images through berthd', { concurrency: false }, () => {
   let registry: PrivateRegistry;
   let authRegistry: PrivateRegistry;
   let dockerd: PrivateDockerd;
-  const dir = tempDir('berth-engine-images-');
+  let dir: { path: string } & Disposable;
   const ok = async (args: string[], input?: string) => {
     const r = await berth.docker(args, input !== undefined ? { input } : {});
     assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
@@ -23,6 +23,7 @@ describe('images through berthd', { concurrency: false }, () => {
   };
 
   before(async () => {
+    dir = tempDir('berth-engine-images-');
     const htpasswd = path.join(dir.path, 'htpasswd');
     writeFileSync(htpasswd, execFileSync('htpasswd', ['-Bbn', 'alice', 's3cret']));
     [berth, registry, authRegistry, dockerd] = await Promise.all([
@@ -39,7 +40,7 @@ describe('images through berthd', { concurrency: false }, () => {
     await registry?.stop();
     await authRegistry?.stop();
     await dockerd?.stop();
-    dir[Symbol.dispose]();
+    dir?.[Symbol.dispose]();
   });
 
   it('pull: progress, up to date, by digest, errors', async () => {

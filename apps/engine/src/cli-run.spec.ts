@@ -10,7 +10,7 @@ import { startBerthd, type TestDaemon } from './test-support.ts';
 describe('docker run through berthd, compared with dockerd', { concurrency: 4 }, () => {
   let berth: TestDaemon;
   let dockerd: PrivateDockerd;
-  const dockerdDir = tempDir('berth-engine-dockerd-');
+  let dockerdDir: { path: string } & Disposable;
 
   const real = (args: string[], input?: string): Promise<RunResult> =>
     run('docker', args, { env: dockerd.env, ...(input !== undefined ? { input } : {}) });
@@ -24,6 +24,7 @@ describe('docker run through berthd, compared with dockerd', { concurrency: 4 },
   }
 
   before(async () => {
+    dockerdDir = tempDir('berth-engine-dockerd-');
     [berth, dockerd] = await Promise.all([startBerthd(), startDockerd(dockerdDir.path)]);
     const [b, d] = await Promise.all([berth.docker(['pull', '-q', 'busybox']), real(['pull', '-q', 'busybox'])]);
     assert.equal(b.code, 0, b.stderr);
@@ -33,7 +34,7 @@ describe('docker run through berthd, compared with dockerd', { concurrency: 4 },
   after(async () => {
     await berth?.stop();
     await dockerd?.stop();
-    dockerdDir[Symbol.dispose]();
+    dockerdDir?.[Symbol.dispose]();
   });
 
   it('runs hello-world the first time with a pull, as docker does', async () => {

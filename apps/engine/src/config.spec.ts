@@ -2,13 +2,14 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { tempDir } from '@berth/testing';
 import { parseBytes, parseCommandLine, parseUlimit } from './config.ts';
 import { checkHosts, parseHostAddress } from './listeners.ts';
 
 describe('berthd configuration', () => {
   const dir = tempDir('berth-engine-config-');
+  after(() => dir[Symbol.dispose]());
   const file = (name: string, content: unknown) => {
     const p = path.join(dir.path, name);
     writeFileSync(p, typeof content === 'string' ? content : JSON.stringify(content));

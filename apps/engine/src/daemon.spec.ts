@@ -18,11 +18,16 @@ function refuse(args: string[]): { code: number | null; stderr: string } {
 }
 
 describe('berthd configuration and listening', () => {
-  const dir = tempDir('berth-engine-daemon-');
-  const empty = path.join(dir.path, 'empty.json');
-  writeFileSync(empty, '{}');
+  let dir: { path: string } & Disposable;
+  let empty: string;
 
-  after(() => dir[Symbol.dispose]());
+  before(() => {
+    dir = tempDir('berth-engine-daemon-');
+    empty = path.join(dir.path, 'empty.json');
+    writeFileSync(empty, '{}');
+  });
+
+  after(() => dir?.[Symbol.dispose]());
 
   it('refuses plain TCP off loopback, before starting anything', () => {
     const r = refuse(['--config-file', empty, '--data-root', path.join(dir.path, 'd1'), '--exec-root', '/run/bte-refuse', '-H', 'tcp://0.0.0.0:23750']);
@@ -57,9 +62,10 @@ describe('berthd configuration and listening', () => {
 describe('berthd listeners, restarts and health', { concurrency: false }, () => {
   let berth: TestDaemon;
   let tcpPort: number;
-  const certs = tempDir('berth-engine-tls-');
+  let certs: { path: string } & Disposable;
 
   before(async () => {
+    certs = tempDir('berth-engine-tls-');
     tcpPort = await freePort();
     // TLS material: a CA, a server certificate for 127.0.0.1, a client certificate.
     const o = (args: string[]) => execFileSync('openssl', args, { cwd: certs.path, stdio: 'pipe' });
@@ -80,7 +86,7 @@ describe('berthd listeners, restarts and health', { concurrency: false }, () => 
 
   after(async () => {
     await berth?.stop();
-    certs[Symbol.dispose]();
+    certs?.[Symbol.dispose]();
   });
 
   it('the unix socket is 0660 with the configured group', () => {

@@ -96,9 +96,17 @@ export interface CachedStep {
   layers: LayerDescriptor[];
 }
 
+export interface GetImageOptions {
+  /** Pull even when the image is present (`--pull`). */
+  pull: boolean;
+  platform?: string;
+  progress: (m: ProgressMessage) => void;
+  signal: AbortSignal;
+}
+
 export interface BuildBackend {
   /** An image by reference or id; pulled when missing (or always with `pull`), with pull progress reported. */
-  getImage(ref: string, opts: { pull: boolean; platform?: string; progress: (m: ProgressMessage) => void; signal: AbortSignal }): Promise<ImageSource>;
+  getImage(ref: string, opts: GetImageOptions): Promise<ImageSource>;
   /** A writable work layer on top of a chain. */
   prepare(parent: string, signal: AbortSignal): Promise<WorkLayer>;
   /** A read-only view of a chain ('' is an empty directory). */

@@ -20,7 +20,9 @@ export class BuildArgs {
   /** `--build-arg` values (undefined: `--build-arg NAME` without a value). */
   readonly fromOptions: ReadonlyMap<string, string | undefined>;
 
-  constructor(fromOptions: ReadonlyMap<string, string | undefined>, meta = new Map<string, string | undefined>(), referenced = new Set<string>()) {
+  constructor(
+    fromOptions: ReadonlyMap<string, string | undefined>, meta = new Map<string, string | undefined>(), referenced = new Set<string>(),
+  ) {
     this.fromOptions = fromOptions;
     this.meta = meta;
     this.referenced = referenced;

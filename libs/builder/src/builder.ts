@@ -122,7 +122,10 @@ export async function runBuild(
       // Each reference is resolved once per build; later users wait for the same lookup (and pull).
       let p = images.get(ref);
       if (!p) {
-        p = backend.getImage(ref, { pull: opts.pull, ...(opts.platform ? { platform: opts.platform } : {}), progress: (m) => channel.progress(m), signal: controller.signal });
+        p = backend.getImage(ref, {
+          pull: opts.pull, ...(opts.platform ? { platform: opts.platform } : {}),
+          progress: (m) => channel.progress(m), signal: controller.signal,
+        });
         images.set(ref, p);
       }
       return p;

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { createReadStream, lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { InvalidArgumentError, NotFoundError } from '@berth/errdefs';
 import { applyLayer, getXattr, listXattrs, setXattr } from '@berth/layer-store';

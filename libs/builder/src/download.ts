@@ -9,6 +9,7 @@ import { createWriteStream, mkdtempSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { InvalidArgumentError, UnavailableError } from '@berth/errdefs';
 import { LazySource } from './context.ts';
 import type { OutputChannel } from './output.ts';
@@ -24,7 +25,9 @@ function filenameFor(url: URL, disposition: string | null): string {
   return '';
 }
 
-export async function download(src: string, scratch: string, out: OutputChannel, signal: AbortSignal, checksum: string): Promise<{ source: LazySource; path: string }> {
+export async function download(
+  src: string, scratch: string, out: OutputChannel, signal: AbortSignal, checksum: string,
+): Promise<{ source: LazySource; path: string }> {
   let url: URL;
   try {
     url = new URL(src);
@@ -45,7 +48,7 @@ export async function download(src: string, scratch: string, out: OutputChannel,
   let current = 0;
   let last = 0;
   const hash = createHash('sha256');
-  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
   body.on('data', (c: Buffer) => {
     current += c.length;
     hash.update(c);

@@ -177,7 +177,7 @@ function trimFrac(v: number): string {
 
 /** Go's strconv.QuoteRune for a small number (`%q` of an int). */
 function goQuoteRune(n: number): string {
-  const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 39: "\\'", 92: '\\\\' };
+  const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 39: '\\\'', 92: '\\\\' };
   if (named[n]) return `'${named[n]}'`;
   if (n >= 32 && n < 127) return `'${String.fromCharCode(n)}'`;
   if (n < 0x80) return `'\\x${n.toString(16).padStart(2, '0')}'`;

@@ -15,6 +15,7 @@ export { PatternMatcher, parseDockerignore, cleanPath } from './dockerignore.ts'
 export { BuildArgs, BUILTIN_ARGS } from './build-args.ts';
 export type {
   BuildBackend, WorkLayer, MountedView, ImageSource, LayerDescriptor, CachedStep, RunRequest, RunMountSpec, ProgressMessage,
+  GetImageOptions,
 } from './backend.ts';
 export { BuildContext, LazySource, dirSum, type CopySource } from './context.ts';
 export { planBuild, runBuild, errorMessage, type BuildOptions, type BuildPlan, type BuildTag, type BuildResult } from './builder.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDockerfile, parseDockerfileInstructions, type Instruction } from './index.ts';
+import { parseDockerfile, parseDockerfileInstructions, parseRunMount, type Instruction } from './index.ts';
 
 const errorOf = (text: string): string => {
   try {
@@ -149,5 +149,25 @@ describe('Dockerfile instructions', () => {
     assert.deepEqual(copy.src.sources, ['a']);
     assert.deepEqual(copy.src.contents, [{ path: 'EOF', data: 'hello $X\n', expand: true }, { path: 'R', data: 'raw\n', expand: false }]);
     assert.throws(() => parseDockerfileInstructions('FROM x\nCOPY a <<EOF\nx\nEOF\n'), /COPY cannot accept a heredoc as a destination/);
+  });
+});
+
+describe('RUN --mount options', () => {
+  const id = (s: string) => s;
+  it('parses BuildKit\'s mount syntax with its defaults and messages', () => {
+    assert.deepEqual(parseRunMount('type=cache,target=/root/.cache,id=pip,mode=0700,uid=1000', id), {
+      type: 'cache', target: '/root/.cache', source: '', from: '', readOnly: false, id: 'pip', sharing: 'shared', mode: 0o700, uid: 1000, size: 0,
+    });
+    const bind = parseRunMount('target=/src,source=app,from=build', id);
+    assert.equal(bind.type, 'bind');
+    assert.equal(bind.readOnly, true);
+    assert.equal(parseRunMount('type=bind,target=/src,rw', id).readOnly, false);
+    assert.equal(parseRunMount('type=tmpfs,dst=/t,size=64m', id).size, 64 * 1024 * 1024);
+    assert.equal(parseRunMount('type=cache,target=$DIR', (s) => s.replace('$DIR', '/x')).target, '/x');
+    assert.throws(() => parseRunMount('type=cahce,target=/x', id), /unsupported mount type "cahce" \(did you mean cache\?\)/);
+    assert.throws(() => parseRunMount('type=bind,target=/x,mode=0755', id), /mode not allowed for "bind" type mounts/);
+    assert.throws(() => parseRunMount('type=cache,traget=/x', id), /unexpected key 'traget' in 'traget=\/x' \(did you mean target\?\)/);
+    assert.throws(() => parseRunMount('type=cache', id), /mount destination not set/);
+    assert.throws(() => parseRunMount('type=secret,id=x', id), /needs a build session/);
   });
 });

@@ -77,7 +77,7 @@ function parseUint(value: string, radix: number, what: string): number {
 function ramInBytes(value: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(value.trim());
   if (!m) throw new InvalidArgumentError(`invalid value for size: ${value}`);
-  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+  const mult: Record<string, number> = { '': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3, 't': 1024 ** 4, 'p': 1024 ** 5 };
   return Math.floor(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
 }
 

@@ -152,7 +152,9 @@ export class StageRunner {
   private cmdSet = false;
   private cacheBusted = false;
 
-  constructor(session: BuildSession, index: number, stage: Stage, firstStep: number, total: number, buildArgs: BuildArgs, out: OutputChannel) {
+  constructor(
+    session: BuildSession, index: number, stage: Stage, firstStep: number, total: number, buildArgs: BuildArgs, out: OutputChannel,
+  ) {
     this.s = session;
     this.index = index;
     this.stage = stage;

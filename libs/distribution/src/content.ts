@@ -3,7 +3,7 @@
  * uses. A second writer on the same ingest ref (another pull of the same blob) waits for the first rather
  * than failing; a blob that appears meanwhile counts as written.
  */
-import { AlreadyExistsError, isNotFound, UnavailableError } from '@berth/errdefs';
+import { AlreadyExistsError, FailedPreconditionError, isNotFound, UnavailableError } from '@berth/errdefs';
 import type { ContentStore, ContentWriter } from '@berth/layer-store';
 import type { Descriptor, Digest } from '@berth/oci';
 import { sleep } from './limiter.ts';
@@ -76,6 +76,13 @@ class ContentBlobStore implements BlobStore {
     return {
       offset: w.status().offset,
       write: (chunk) => w.write(chunk),
+      verify() {
+        // The same checks (and words) as the store's commit.
+        const { offset } = w.status();
+        if (offset !== desc.size) throw new FailedPreconditionError(`commit ${ref}: unexpected commit size ${offset}, expected ${desc.size}`);
+        const actual = w.digest();
+        if (actual !== desc.digest) throw new FailedPreconditionError(`commit ${ref}: unexpected commit digest ${actual}, expected ${desc.digest}`);
+      },
       async commit() {
         try {
           await w.commit({ size: desc.size, expected: desc.digest, ...(labels ? { labels } : {}) });
@@ -169,6 +176,7 @@ function existingIngest(desc: Descriptor, onCommit: () => Promise<void>): BlobIn
     write: async () => {
       throw new AlreadyExistsError(`content ${desc.digest}: already exists`);
     },
+    verify: () => {},
     commit: () => onCommit().then(() => false),
     abort: async () => {},
   };

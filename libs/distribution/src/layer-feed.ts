@@ -2,7 +2,8 @@
  * Turns compressed layer bytes, written chunk by chunk, into a decompressed stream for an unpacker. The
  * compression is sniffed from the first bytes (gzip, zstd or none: registries mislabel layers often enough
  * that Docker sniffs too). The output ends only after `end()`, which the pull calls once the blob has been
- * verified, so a consumer never sees a clean end of unverified data.
+ * verified, so a consumer never sees a clean end of unverified data. A consumer that destroys the output early
+ * (an apply that failed or gave up) never holds up the writer: the rest is discarded.
  */
 import { PassThrough, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
@@ -17,6 +18,8 @@ export class LayerFeed {
   private inner: Transform | undefined;
   private head: Buffer | undefined;
   failed = false;
+  /** The consumer destroyed the output before its end: writes are dropped. */
+  private discarding = false;
   /** Compressed bytes written so far. */
   written = 0;
 
@@ -27,6 +30,12 @@ export class LayerFeed {
     this.verified.catch(() => {});
     // The consumer may be gone when a failure arrives; its own listeners still see the error.
     this.output.on('error', () => {});
+    this.output.on('close', () => {
+      if (this.output.readableEnded || this.failed) return;
+      this.discarding = true;
+      this.inner?.unpipe(this.output);
+      this.inner?.destroy();
+    });
   }
 
   private start(head: Buffer): Transform {
@@ -43,6 +52,7 @@ export class LayerFeed {
   async write(chunk: Buffer): Promise<void> {
     if (this.failed) return;
     this.written += chunk.length;
+    if (this.discarding) return;
     let inner = this.inner;
     if (!inner) {
       // Four bytes tell the compression; hold tiny first chunks until they are there.
@@ -69,6 +79,7 @@ export class LayerFeed {
   end(): void {
     if (this.failed) return;
     this.settle();
+    if (this.discarding) return;
     if (!this.inner) this.start(this.head ?? Buffer.alloc(0)).end(this.head ?? Buffer.alloc(0));
     else this.inner.end();
   }

@@ -47,17 +47,31 @@ export interface LayerContent {
   stream: Readable;
   /** Settles when the compressed blob has been verified (rejects on mismatch or transfer failure). */
   verified: Promise<void>;
+  /**
+   * Settles when the layer below has been applied (at once for the lowest layer this pull applies); rejects
+   * when that failed. A parallel unpacker must not commit the layer before.
+   */
+  below: Promise<void>;
+  /**
+   * The decompressed layer once more, read from the store after its blob is committed: for an unpacker that
+   * has to start over (e.g. a detached apply that found it needs the layers below).
+   */
+  reopen(): Readable;
 }
 
 /**
- * Applies layers as the pull fetches them (e.g. into snapshots). `apply` is called once per layer, in order,
- * each after the previous one resolved; it must read `content.stream` to its end and commit its result only
- * after `content.verified` resolved, discarding it otherwise.
+ * Applies layers as the pull fetches them (e.g. into snapshots). `apply` is called once per layer. It must
+ * read `content.stream` to its end (or destroy it) and commit its result only after `content.verified`
+ * resolved, discarding it otherwise. Without `parallel`, layers are applied in order, each after the previous
+ * one resolved; with it, every layer is applied as it downloads, and `apply` must wait for `content.below`
+ * before it commits.
  */
 export interface Unpacker {
   /** Whether the layer's result already exists (e.g. a committed snapshot named `chainId`): then not applied. */
   exists?(layer: UnpackLayer): Promise<boolean>;
   apply(layer: UnpackLayer, content: LayerContent): Promise<void>;
+  /** Layers may be applied at the same time, a layer before the one below it. */
+  parallel?: boolean;
 }
 
 export interface PullOptions {
@@ -267,13 +281,15 @@ export async function fetchBlob(f: BlobFetch): Promise<void> {
         await sleep(delay, f.signal);
       }
     }
+    // Verified: the feed's consumer may finish while the commit makes the blob durable (fsync, rename).
+    ingest.verify();
+    feed?.end();
     await ingest.commit();
   } catch (err) {
     await ingest.abort();
     feed?.fail(err instanceof Error ? err : new Error(String(err)));
     throw err;
   }
-  feed?.end();
 }
 
 /** Runs `fn` again after retryable failures, with exponential backoff. */
@@ -375,13 +391,62 @@ async function fetchLayers(
 
   const limiter = new Limiter(deps.maxConcurrentDownloads);
   const done = units.map(() => deferred());
-  const streamedApply: (Promise<void> | undefined)[] = units.map(() => undefined);
+  // A layer's apply (streamed while it downloads, or from the store); `applied[i]` settles with it.
+  const applies: (Promise<void> | undefined)[] = units.map(() => undefined);
+  const streamed: boolean[] = units.map(() => false);
+  const applied = units.map((u) => {
+    const d = deferred();
+    if (!needUnpack(u.index)) d.resolve();
+    return d;
+  });
+  // A failed pull settles every layer still waiting for the one below it.
+  signal.addEventListener('abort', () => {
+    for (const d of applied) if (!d.settled) d.reject(signal.reason);
+  }, { once: true });
+  const parallel = unpack?.parallel === true;
+  // Layers applied from the store (present before the pull, or resumed downloads) one at a time.
+  const fromStore = new Limiter(1);
   let waitingFor = -1;
   const downloaded: Digest[] = [];
   const inflight = deps.inflight.get(store) ?? new Map<Digest, Promise<void>>();
   deps.inflight.set(store, inflight);
 
   const layerContext = (u: UnpackLayer) => `pull ${name}: layer ${shortId(u.descriptor.digest)} (${u.descriptor.digest})`;
+
+  const startApply = (u: UnpackLayer, feed: LayerFeed, isStreamed: boolean): Promise<void> => {
+    streamed[u.index] = isStreamed;
+    const content: LayerContent = {
+      stream: feed.output,
+      verified: feed.verified,
+      below: u.index > 0 ? applied[u.index - 1]!.promise : Promise.resolve(),
+      reopen: () => feedFromStore(store, u, done[u.index]!.promise, signal).output,
+    };
+    // If apply returns early, drain so the download is not held up; if it fails, stop feeding it.
+    const p = unpack!.apply(u, content).then(() => void feed.output.resume(), (err: unknown) => {
+      feed.fail(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    });
+    p.then(() => applied[u.index]!.resolve(), (err: unknown) => {
+      applied[u.index]!.reject(err);
+      ctl.abort(contextError(err, `${layerContext(u)}: unpack`));
+    });
+    applies[u.index] = p;
+    return p;
+  };
+
+  const applyFromStore = (u: UnpackLayer): Promise<void> => {
+    const progress = new ByteProgress(emit, 'Extracting', u.descriptor.digest, u.descriptor.size);
+    const turn = deferred();
+    const fed = deferred();
+    // The slot is held while the blob is read into the feed, not while the apply waits for the layer below.
+    void fromStore.run(() => {
+      turn.resolve();
+      return fed.promise;
+    });
+    const feed = feedFromStore(store, u, turn.promise.then(() => done[u.index]!.promise), signal, (n, last) => progress.update(n, last));
+    feed.verified.then(() => fed.resolve(), () => fed.resolve());
+    return startApply(u, feed, false);
+  };
 
   const download = async (u: UnpackLayer): Promise<void> => {
     const d = u.descriptor;
@@ -404,16 +469,10 @@ async function fetchLayers(
       const fetched = fetchBlob({
         repo, store, desc: d, labels: source, signal, maxAttempts: deps.maxAttempts, retryDelayMs: deps.retryDelayMs,
         feed: () => {
-          // Stream into the unpacker when this layer is the one it waits for.
-          if (!unpack || waitingFor !== u.index) return undefined;
+          // Stream into the unpacker: any layer to unpack when it applies in parallel, else the one it waits for.
+          if (!unpack || applies[u.index] || !(parallel ? needUnpack(u.index) : waitingFor === u.index)) return undefined;
           const feed = new LayerFeed();
-          const applied = unpack.apply(u, { stream: feed.output, verified: feed.verified });
-          // If apply returns early, drain so the download is not held up; if it fails, stop feeding it.
-          streamedApply[u.index] = applied.then(() => void feed.output.resume(), (err: unknown) => {
-            feed.fail(err instanceof Error ? err : new Error(String(err)));
-            throw err;
-          });
-          streamedApply[u.index]!.catch(() => {});
+          startApply(u, feed, true).catch(() => {});
           return feed;
         },
         onBytes: (w) => bytes.update(w),
@@ -444,6 +503,12 @@ async function fetchLayers(
       throw e;
     }
   });
+  if (parallel) {
+    // Layers that were not streamed start from the store as soon as their blobs are there.
+    for (const u of units) {
+      if (needUnpack(u.index)) done[u.index]!.promise.then(() => void (applies[u.index] ?? applyFromStore(u).catch(() => {})), () => {});
+    }
+  }
 
   const unpacking = (async () => {
     if (!unpack) return;
@@ -454,12 +519,10 @@ async function fetchLayers(
       await done[i]!.promise;
       waitingFor = -1;
       try {
-        if (streamedApply[i]) {
+        if (streamed[i]) {
           emit?.({ id, status: 'Extracting', current: u.descriptor.size, total: u.descriptor.size, digest: u.descriptor.digest });
-          await streamedApply[i];
-        } else {
-          await applyFromStore(store, unpack, u, emit, signal);
         }
+        await (applies[i] ?? applyFromStore(u));
         await store.label(u.descriptor.digest, { [LABEL_UNCOMPRESSED]: u.diffId });
       } catch (err) {
         const e = contextError(err, `${layerContext(u)}: unpack`);
@@ -471,9 +534,9 @@ async function fetchLayers(
   })();
 
   const results = await Promise.allSettled([...downloads, unpacking]);
-  // An apply may have been started by a download that then failed, after the unpack loop stopped waiting for
-  // it: let it finish cleaning up before the pull returns.
-  await Promise.allSettled(streamedApply.filter((p) => p !== undefined));
+  // Applies may still run after the unpack loop stopped (a failure elsewhere): let them finish cleaning up
+  // before the pull returns.
+  await Promise.allSettled(applies.filter((p) => p !== undefined));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     // Report the first real failure, not the cancellations it caused.
@@ -484,34 +547,33 @@ async function fetchLayers(
   return downloaded;
 }
 
-async function applyFromStore(
-  store: BlobStore, unpack: Unpacker, u: UnpackLayer, emit: ProgressHandler | undefined, signal: AbortSignal,
-): Promise<void> {
-  const d = u.descriptor;
+/**
+ * A feed of a committed layer blob, read from the store once `ready` resolves (the download, when there is
+ * one, has committed it). `onBytes(compressed bytes, last)` follows the reading.
+ */
+function feedFromStore(
+  store: BlobStore, u: UnpackLayer, ready: Promise<void>, signal: AbortSignal, onBytes?: (n: number, last: boolean) => void,
+): LayerFeed {
   const feed = new LayerFeed();
-  const content = { stream: feed.output, verified: feed.verified };
-  const applied = unpack.apply(u, content).then(() => void feed.output.resume(), (err: unknown) => {
-    feed.fail(err instanceof Error ? err : new Error(String(err)));
-    throw err;
-  });
-  applied.catch(() => {});
-  const progress = new ByteProgress(emit, 'Extracting', d.digest, d.size);
-  try {
-    const src = await store.read(d.digest);
+  void (async () => {
     try {
-      for await (const chunk of src as AsyncIterable<Buffer>) {
-        if (signal.aborted) throw signal.reason;
-        if (feed.failed) break;
-        await feed.write(chunk);
-        progress.update(feed.written);
+      await ready;
+      const src = await store.read(u.descriptor.digest);
+      try {
+        for await (const chunk of src as AsyncIterable<Buffer>) {
+          if (signal.aborted) throw signal.reason;
+          if (feed.failed) break;
+          await feed.write(chunk);
+          onBytes?.(feed.written, false);
+        }
+      } finally {
+        src.destroy();
       }
-    } finally {
-      src.destroy();
+      onBytes?.(feed.written, true);
+      feed.end();
+    } catch (err) {
+      feed.fail(err instanceof Error ? err : new Error(String(err)));
     }
-    progress.update(feed.written, true);
-    feed.end();
-  } catch (err) {
-    feed.fail(err instanceof Error ? err : new Error(String(err)));
-  }
-  await applied;
+  })();
+  return feed;
 }

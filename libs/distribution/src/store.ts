@@ -14,6 +14,11 @@ export interface BlobIngest {
   readonly exists?: boolean;
   write(chunk: Buffer): Promise<void>;
   /**
+   * Checks what was written against the descriptor's size and digest without committing (the FailedPreconditionError
+   * commit would give), so consumers of the bytes can go on while the commit makes them durable.
+   */
+  verify(): void;
+  /**
    * Verifies size and digest against the descriptor and makes the blob visible; fails (and discards) otherwise.
    * True when this ingest created the blob (false: it was there already).
    */

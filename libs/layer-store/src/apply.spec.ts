@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { run, tempDir } from '@berth/testing';
 import { digestOf } from '@berth/oci';
-import { applyLayer, getXattr, whiteoutTemplate } from './index.ts';
+import { applyLayer, getXattr, needsLowerLayers, whiteoutTemplate } from './index.ts';
 import { describeTree, tarOf, treeDiff, type FixtureEntry } from './test-helpers.ts';
 
 /** vfs_cap_data v2 with cap_net_raw permitted and effective. */
@@ -125,6 +125,46 @@ describe('applyLayer', () => {
       assert.deepEqual(diffs, []);
     } finally {
       execFileSync('umount', [merged]);
+    }
+  });
+
+  it('detached: writes what the overlay mode writes without looking below, or says the lowers are needed', async () => {
+    using dir = tempDir();
+    const tmpl = whiteoutTemplate(path.join(dir.path, 'tmpl'));
+    const l1 = path.join(dir.path, 'l1');
+    await applyLayer(tarOf(base), l1, { whiteouts: 'overlay' });
+    // Self-contained: every parent is in the layer; whiteouts, an opaque dir, a hard link inside the layer.
+    const contained: FixtureEntry[] = [
+      { name: 'data/', mode: 0o1777, uid: 100000, gid: 100000 },
+      { name: 'data/.wh.gone' },
+      { name: 'data/old/', mode: 0o700 },
+      { name: 'data/old/.wh..wh..opq' },
+      { name: 'data/old/c', data: 'new c' },
+      { name: 'lib/', mode: 0o700 },
+      { name: 'lib/x', data: 'x' },
+      { name: 'lib/y', type: 'link', linkname: 'lib/x' },
+    ];
+    const attached = path.join(dir.path, 'attached');
+    const detached = path.join(dir.path, 'detached');
+    await applyLayer(tarOf(contained), attached, { whiteouts: 'overlay', lowerDirs: [l1], whiteoutTemplate: tmpl });
+    await applyLayer(tarOf(contained), detached, { detached: true, whiteoutTemplate: tmpl });
+    assert.deepEqual(treeDiff(describeTree(attached, { xattrs: true, mtimes: true }), describeTree(detached, { xattrs: true, mtimes: true })), []);
+    assert.equal(getXattr(path.join(detached, 'data/old'), 'trusted.overlay.opaque')?.toString(), 'y');
+
+    // Entries that depend on the lowers: an implicit parent, a parent symlinked below, a hard link to a lower file.
+    for (const entries of [
+      [{ name: 'new/deep/file', data: 'implicit parents' }],
+      [{ name: 'usr/', mode: 0o755 }, { name: 'lib/libfoo.so', data: 'through the symlinked parent' }],
+      [{ name: 'bin/', mode: 0o755 }, { name: 'bin/tool-link2', type: 'link', linkname: 'bin/tool' }],
+      [{ name: 'etc/', mode: 0o755 }, { name: 'etc/sub/.wh.x' }],
+    ] as FixtureEntry[][]) {
+      const target = path.join(dir.path, `needs-${entries.at(-1)!.name.replace(/\W/g, '_')}`);
+      mkdirSync(target);
+      await assert.rejects(applyLayer(tarOf(entries), target, { detached: true }), (err: Error) => {
+        assert.ok(needsLowerLayers(err), `${entries.at(-1)!.name}: ${err.message}`);
+        assert.equal(err.name, 'FailedPreconditionError');
+        return true;
+      });
     }
   });
 

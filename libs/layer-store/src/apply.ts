@@ -27,13 +27,23 @@ import { DEFAULT_MAX_BYTES, LayerApplier } from './layer-applier.ts';
 import { TarFormatError } from './tar-header.ts';
 import { TarParser } from './tar-reader.ts';
 
-export { WHITEOUT_PREFIX, WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, OVERLAY_OPAQUE_XATTR } from './layer-applier.ts';
+export {
+  WHITEOUT_PREFIX, WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, OVERLAY_OPAQUE_XATTR, LowerLayersNeededError, needsLowerLayers,
+} from './layer-applier.ts';
 
 export interface ApplyOptions {
   /** `remove` (default) for a full tree; `overlay` for an overlayfs upper dir. */
   whiteouts?: 'remove' | 'overlay';
   /** overlay mode: the lower dirs under the target, top first. */
   lowerDirs?: string[];
+  /**
+   * Overlay mode with the layers below unknown (they may not be applied yet), so layers can be applied in
+   * parallel: the target gets exactly what the overlay mode would write on top of any lowers. An entry whose
+   * result depends on the lowers (a parent directory or hard-link target not in this layer) stops the apply
+   * with LowerLayersNeededError (`needsLowerLayers(err)`); the caller then applies the layer again on its
+   * parent. Ignores `whiteouts` and `lowerDirs`.
+   */
+  detached?: boolean;
   /** overlay mode: a char 0/0 node on the target's filesystem to hard-link whiteouts to (see whiteoutTemplate). */
   whiteoutTemplate?: string;
   /** Compression of the stream; `auto` (default) sniffs it. */

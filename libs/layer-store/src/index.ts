@@ -10,7 +10,7 @@ export {
   childGcLabels, snapshotGcLabel, type GcNode, type GcGraph, type GcSnapshot,
 } from './gc.ts';
 export {
-  applyLayer, WHITEOUT_PREFIX, WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, OVERLAY_OPAQUE_XATTR,
+  applyLayer, WHITEOUT_PREFIX, WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, OVERLAY_OPAQUE_XATTR, LowerLayersNeededError, needsLowerLayers,
   type ApplyOptions, type ApplyResult,
 } from './apply.ts';
 export { diffLayer, type DiffOptions } from './diff.ts';

@@ -8,7 +8,7 @@ import {
   unlinkSync, utimesSync, chmodSync, type Stats, writeSync,
 } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError, ResourceExhaustedError } from '@berth/errdefs';
+import { FailedPreconditionError, InvalidArgumentError, ResourceExhaustedError } from '@berth/errdefs';
 import type { ApplyOptions } from './apply.ts';
 import { getXattr, isWhiteoutStat, listXattrs, makeWhiteout, mknod, setXattr } from './fs-ops.ts';
 import { TarFormatError, type TarHeader } from './tar-header.ts';
@@ -33,6 +33,20 @@ const UMASK = (() => {
 export const DEFAULT_MAX_BYTES = 64 * 2 ** 30;
 
 class UnsafeEntryError extends InvalidArgumentError {}
+
+/**
+ * A detached apply (see ApplyOptions.detached) met an entry whose result depends on the layers below: a parent
+ * directory or a hard-link target that is not in this layer. The caller applies the layer again on its parent.
+ */
+export class LowerLayersNeededError extends FailedPreconditionError {}
+
+/** True when `err` (or an error it wraps) is a LowerLayersNeededError, also after crossing a thread as `name`. */
+export function needsLowerLayers(err: unknown): boolean {
+  for (let e = err; e; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof LowerLayersNeededError || (e as Error).name === 'LowerLayersNeededError') return true;
+  }
+  return false;
+}
 
 function lstatOrUndefined(p: string): Stats | undefined {
   return lstatSync(p, { throwIfNoEntry: false });
@@ -78,6 +92,7 @@ export class LayerApplier implements TarHandler {
   entries = 0;
   private apparentBytes = 0;
   private readonly overlay: boolean;
+  private readonly detached: boolean;
   private readonly lowers: string[];
   private readonly chown: boolean;
   /** Unresolved relative dir → resolved relative dir, for dirs known to exist as real dirs. */
@@ -93,8 +108,9 @@ export class LayerApplier implements TarHandler {
   constructor(root: string, opts: ApplyOptions) {
     this.root = root;
     this.opts = opts;
-    this.overlay = opts.whiteouts === 'overlay';
-    this.lowers = opts.lowerDirs ?? [];
+    this.detached = opts.detached === true;
+    this.overlay = opts.whiteouts === 'overlay' || this.detached;
+    this.lowers = this.detached ? [] : opts.lowerDirs ?? [];
     this.chown = !(opts.noChown ?? process.getuid?.() !== 0);
   }
 
@@ -349,6 +365,7 @@ export class LayerApplier implements TarHandler {
 
   /** overlay mode: the topmost lower entry at `real`, honouring whiteouts and opaque dirs above it. */
   private lookupLower(real: string): { dir: string; st: Stats } | undefined {
+    if (this.detached) throw new LowerLayersNeededError(`${JSON.stringify(real)} is not in this layer: applying it needs the layers below`);
     const layers = [this.root, ...this.lowers];
     for (let i = 0; i < layers.length; i++) {
       const L = layers[i]!;

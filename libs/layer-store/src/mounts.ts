@@ -45,6 +45,8 @@ function isReadOnly(m: Mount): boolean {
 /**
  * Applies a layer onto the writable directory the mounts describe: the source of a single rw bind mount
  * (whiteouts removed), or the upper dir of a single overlay mount (overlay whiteouts, lowers consulted).
+ * With `detached`, either directory gets the layer as an overlay upper whose lowers are not looked at (see
+ * ApplyOptions.detached): for a parentless snapshot that will be rebased onto its parent at commit.
  */
 export async function applyLayerToMounts(source: Readable | AsyncIterable<Uint8Array> | Uint8Array, mounts: Mount[],
   opts: Omit<ApplyOptions, 'whiteouts' | 'lowerDirs'> = {}): Promise<ApplyResult> {
@@ -52,6 +54,11 @@ export async function applyLayerToMounts(source: Readable | AsyncIterable<Uint8A
   const m = mounts[0]!;
   if (isReadOnly(m)) throw new InvalidArgumentError(`apply layer: mount ${m.source} is read-only`);
   if (isBind(m)) return applyLayer(source, m.source, opts);
+  if (m.type === 'overlay' && opts.detached) {
+    const d = overlayDirs(m);
+    if (!d.upper) throw new InvalidArgumentError('apply layer: overlay mount has no upperdir');
+    return applyLayer(source, d.upper, opts);
+  }
   if (m.type === 'overlay') {
     const d = overlayDirs(m);
     if (!d.upper) throw new InvalidArgumentError('apply layer: overlay mount has no upperdir');

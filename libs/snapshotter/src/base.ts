@@ -11,13 +11,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@berth/errdefs';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, NotImplementedError } from '@berth/errdefs';
 import type { Mount } from '@berth/layer-store';
 import { MetaStore, type SnapshotRow } from './metastore.ts';
-import type { SnapshotInfo, SnapshotOptions, Snapshotter, Usage } from './snapshotter.ts';
+import type { CommitOptions, SnapshotInfo, SnapshotOptions, Snapshotter, SnapshotterCapability, Usage } from './snapshotter.ts';
 import { diskUsage } from './usage.ts';
 
 export abstract class BaseSnapshotter implements Snapshotter {
+  abstract readonly capabilities: readonly SnapshotterCapability[];
   readonly root: string;
   protected readonly meta: MetaStore;
   protected readonly snapshotsDir: string;
@@ -96,11 +97,14 @@ export abstract class BaseSnapshotter implements Snapshotter {
     }
   }
 
-  async commit(name: string, key: string, opts: SnapshotOptions = {}): Promise<void> {
+  async commit(name: string, key: string, opts: CommitOptions = {}): Promise<void> {
     const row = this.meta.get(key);
     if (row.kind !== 'active') throw new FailedPreconditionError(`snapshot ${key} is not active`);
+    if (opts.parent !== undefined && !this.capabilities.includes('rebase')) {
+      throw new NotImplementedError(`commit snapshot ${key} onto ${opts.parent}: this snapshotter cannot rebase`);
+    }
     // Usage is measured lazily (see usage()): walking a large tree here would slow every unpack.
-    this.meta.transaction(() => this.meta.commit(name, key, { size: -1, inodes: -1 }, opts.labels));
+    this.meta.transaction(() => this.meta.commit(name, key, { size: -1, inodes: -1 }, opts.labels, opts.parent));
   }
 
   async remove(key: string): Promise<void> {

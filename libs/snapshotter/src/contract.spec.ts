@@ -5,11 +5,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from '@berth/testing';
-import { isAlreadyExists, isFailedPrecondition, isInvalidArgument, isNotFound } from '@berth/errdefs';
+import { isAlreadyExists, isFailedPrecondition, isInvalidArgument, isNotFound, codeOf } from '@berth/errdefs';
 import { applyLayerToMounts, compactMountOptions, overlayDirs, type Mount } from '@berth/layer-store';
 import { NativeSnapshotter, openDefaultSnapshotter, OverlaySnapshotter, type Snapshotter } from './index.ts';
 import { withMounted } from './test-mount.ts';
 import { tarOf } from './test-tar.ts';
+
+const isNotImplemented = (e: unknown) => codeOf(e) === 'not_implemented';
 
 /** The writable directory behind an active snapshot's mounts (for writing without mounting). */
 function writableDir(mounts: Mount[]): string {
@@ -144,6 +146,38 @@ for (const [name, open] of impls) {
         mkdirSync(mnt);
         await withMounted(await s.view('check', 'c-7'), mnt, () => assert.equal(readFileSync(path.join(mnt, 'f'), 'utf8'), 'parent'));
         await assert.rejects(s.remove('parent'), (e) => isFailedPrecondition(e));
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('rebases a parentless snapshot onto a parent at commit where it can, and refuses otherwise', async () => {
+      using dir = tempDir();
+      const s = await open(path.join(dir.path, 'root'));
+      try {
+        const base = await s.prepare('b');
+        await applyLayerToMounts(tarOf([{ name: 'etc/', mode: 0o755 }, { name: 'etc/a', data: 'a' }, { name: 'etc/b', data: 'b' }]), base);
+        // The layer above is applied before its parent is committed, without looking at it.
+        const top = await s.prepare('t');
+        const tmpl = (s as Partial<OverlaySnapshotter>).whiteoutTemplate;
+        await applyLayerToMounts(tarOf([{ name: 'etc/', mode: 0o755 }, { name: 'etc/.wh.a', data: '' }, { name: 'etc/c', data: 'c' }]), top,
+          { detached: true, ...(tmpl ? { whiteoutTemplate: tmpl } : {}) });
+        await assert.rejects(s.commit('top', 't', { parent: 'b' }), (e) => (name === 'overlayfs' ? isInvalidArgument(e) : isNotImplemented(e)));
+        await s.commit('base', 'b');
+        if (!s.capabilities.includes('rebase')) {
+          await assert.rejects(s.commit('top', 't', { parent: 'base' }), (e) => isNotImplemented(e) && /cannot rebase/.test((e as Error).message));
+          assert.equal((await s.stat('t')).kind, 'active', 'a refused rebase leaves the snapshot as it was');
+          return;
+        }
+        await assert.rejects(s.commit('top', 't', { parent: 'missing' }), (e) => isNotFound(e));
+        await s.commit('top', 't', { parent: 'base', labels: { l: '1' } });
+        assert.deepEqual([(await s.stat('top')).parent, (await s.stat('top')).labels], ['base', { l: '1' }]);
+        const c = await s.prepare('c', 'base');
+        await assert.rejects(s.commit('c2', 'c', { parent: 'top' }), (e) => isFailedPrecondition(e) && /without a parent/.test((e as Error).message));
+        const mnt = path.join(dir.path, 'mnt');
+        mkdirSync(mnt);
+        await withMounted(await s.view('v', 'top'), mnt, () => assert.deepEqual(readdirSync(path.join(mnt, 'etc')).sort(), ['b', 'c']));
+        await assert.rejects(s.remove('base'), (e) => isFailedPrecondition(e) && /depends on it/.test((e as Error).message));
       } finally {
         await s.close();
       }

@@ -1,5 +1,7 @@
 // Public API of @berth/snapshotter. Exports only through this file.
-export type { Snapshotter, SnapshotInfo, SnapshotKind, SnapshotOptions, Usage, Mount } from './snapshotter.ts';
+export type {
+  Snapshotter, SnapshotInfo, SnapshotKind, SnapshotOptions, CommitOptions, SnapshotterCapability, Usage, Mount,
+} from './snapshotter.ts';
 export { OverlaySnapshotter, overlayUnsupportedReason } from './overlay.ts';
 export { NativeSnapshotter } from './native.ts';
 export { openSnapshotter, openDefaultSnapshotter, type SnapshotterName } from './open.ts';

@@ -115,16 +115,29 @@ export class MetaStore {
     return this.byId(Number(res.lastInsertRowid));
   }
 
-  /** Renames active `key` to committed `name`, recording its usage. Call inside a transaction. */
-  commit(name: string, key: string, usage: Usage, labels: Record<string, string> | undefined): SnapshotRow {
+  /**
+   * Renames active `key` to committed `name`, recording its usage; with `rebaseOnto`, a snapshot prepared
+   * without a parent gets that committed parent. Call inside a transaction.
+   */
+  commit(name: string, key: string, usage: Usage, labels: Record<string, string> | undefined, rebaseOnto?: string): SnapshotRow {
     const row = this.get(key);
     if (row.kind !== 'active') throw new FailedPreconditionError(`snapshot ${key} is not active`);
     if (!name) throw new InvalidArgumentError('snapshot name must not be empty');
     if (this.find(name)) throw new AlreadyExistsError(`snapshot ${name}: already exists`);
+    let parentId = row.parent_id;
+    if (rebaseOnto !== undefined) {
+      if (row.parent_id !== null) {
+        throw new FailedPreconditionError(`commit snapshot ${key} onto ${rebaseOnto}: only a snapshot prepared without a parent can be rebased`);
+      }
+      const p = this.find(rebaseOnto);
+      if (!p) throw new NotFoundError(`parent snapshot ${rebaseOnto} does not exist`);
+      if (p.kind !== 'committed') throw new InvalidArgumentError(`parent snapshot ${rebaseOnto} is not a committed snapshot`);
+      parentId = p.id;
+    }
     const merged = { ...(JSON.parse(row.labels) as Record<string, string>), ...labels };
     validateLabels(merged);
-    this.db.prepare('UPDATE snapshots SET key = ?, kind = \'committed\', labels = ?, size = ?, inodes = ?, updated_at = ? WHERE id = ?')
-      .run(name, JSON.stringify(merged), usage.size, usage.inodes, Date.now(), row.id);
+    this.db.prepare('UPDATE snapshots SET key = ?, kind = \'committed\', parent_id = ?, labels = ?, size = ?, inodes = ?, updated_at = ? WHERE id = ?')
+      .run(name, parentId, JSON.stringify(merged), usage.size, usage.inodes, Date.now(), row.id);
     return this.byId(row.id);
   }
 

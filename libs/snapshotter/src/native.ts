@@ -13,6 +13,8 @@ import type { SnapshotRow } from './metastore.ts';
 const run = promisify(execFile);
 
 export class NativeSnapshotter extends BaseSnapshotter {
+  /** No rebase: a child's tree is a full copy of its parent's, made at prepare. */
+  readonly capabilities = [] as const;
   private constructor(root: string) {
     super(root);
   }

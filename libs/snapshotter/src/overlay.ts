@@ -42,6 +42,11 @@ export function overlayUnsupportedReason(root: string): string | undefined {
 }
 
 export class OverlaySnapshotter extends BaseSnapshotter {
+  /**
+   * rebase: an upper dir does not depend on its lowers, so a snapshot prepared without a parent can be
+   * committed onto any parent (see CommitOptions.parent).
+   */
+  readonly capabilities = ['rebase'] as const;
   /** A char 0/0 node that whiteouts in upper dirs can be hard-linked to (see @berth/layer-store applyLayer). */
   readonly whiteoutTemplate: string;
   private readonly indexOff: boolean;

@@ -12,8 +12,9 @@
  * many lowers may need `compactMountOptions` (a chdir and relative paths) to fit mount(2)'s one-page limit.
  *
  * Errors (@berth/errdefs): NotFoundError for unknown keys; AlreadyExistsError for a key or name in use;
- * FailedPreconditionError for committing a non-active snapshot, mounting a committed one, or removing one
- * that has children; InvalidArgumentError for a parent that is not committed.
+ * FailedPreconditionError for committing a non-active snapshot, mounting a committed one, removing one that
+ * has children, or rebasing one that was prepared on a parent; InvalidArgumentError for a parent that is not
+ * committed; NotImplementedError for a rebase where the snapshotter cannot.
  */
 import type { Mount } from '@berth/layer-store';
 
@@ -42,7 +43,21 @@ export interface SnapshotOptions {
   labels?: Record<string, string>;
 }
 
+export interface CommitOptions extends SnapshotOptions {
+  /**
+   * Rebase (only where `capabilities` has `rebase`): commit onto this committed snapshot, not onto the parent
+   * the snapshot was prepared on — which must be none. The snapshot's tree is then taken as a diff that holds
+   * under any parent, e.g. a layer applied with @berth/layer-store's `detached` option while the layer below
+   * was still being applied. This is how layers are unpacked in parallel and still stacked in order.
+   */
+  parent?: string;
+}
+
+/** Optional abilities of a snapshotter (containerd's capability strings). */
+export type SnapshotterCapability = 'rebase';
+
 export interface Snapshotter {
+  readonly capabilities: readonly SnapshotterCapability[];
   stat(key: string): Promise<SnapshotInfo>;
   /** Changes labels (`fieldpaths`: `labels` or `labels.<key>`; none: all labels); name, parent, kind are immutable. */
   update(info: { name: string; labels: Record<string, string> }, fieldpaths?: string[]): Promise<SnapshotInfo>;
@@ -52,7 +67,7 @@ export interface Snapshotter {
   prepare(key: string, parent?: string, opts?: SnapshotOptions): Promise<Mount[]>;
   view(key: string, parent?: string, opts?: SnapshotOptions): Promise<Mount[]>;
   /** Turns the active snapshot `key` into the committed snapshot `name` (the key is gone afterwards). */
-  commit(name: string, key: string, opts?: SnapshotOptions): Promise<void>;
+  commit(name: string, key: string, opts?: CommitOptions): Promise<void>;
   remove(key: string): Promise<void>;
   walk(fn: (info: SnapshotInfo) => void | Promise<void>, filter?: (info: SnapshotInfo) => boolean): Promise<void>;
   /** Removes directories left behind by a crash (no metadata points at them). */

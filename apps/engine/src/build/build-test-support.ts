@@ -42,7 +42,11 @@ export function layerListing(layer: Buffer): string[] {
 }
 
 export interface SavedImage {
-  config: { config?: Record<string, unknown>; rootfs?: { diff_ids?: string[] }; history?: { created_by?: string; empty_layer?: boolean }[] };
+  config: {
+    config?: Record<string, unknown>;
+    rootfs?: { diff_ids?: string[] };
+    history?: { created_by?: string; empty_layer?: boolean }[];
+  };
   diffIds: string[];
   /** The listing of layer `i`. */
   layer(i: number): string[];

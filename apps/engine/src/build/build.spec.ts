@@ -6,12 +6,14 @@
  * mounts) after any of it. Needs root, the shared registry, the docker CLI and dockerd.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RuntimedClient } from '@berth/containerd-api';
-import { startDockerd, tempDir, type PrivateDockerd } from '@berth/testing';
+import { startDockerd, tempDir, waitFor, type PrivateDockerd } from '@berth/testing';
 import { startBerthd, runCli, type TestDaemon } from '../test-support.ts';
 import { CORPUS, configOf, contextFor, saveImage, type Cli, type SavedImage } from './build-test-support.ts';
 
@@ -51,7 +53,8 @@ describe('building images through berthd', { concurrency: false, timeout: 600_00
   let vendor: string;
   const berthDocker: Cli = (a, o = {}) => berthd.docker(a, { ...o, env: { DOCKER_BUILDKIT: '0', ...(o.env ?? {}) } });
   const realDocker: Cli = (a, o = {}) => runCli('docker', a, { ...dockerd.env, DOCKER_BUILDKIT: '0', ...(o.env ?? {}) }, o.input, o.timeoutMs ?? 180_000);
-  const berthCli: Cli = (a, o = {}) => runCli(process.execPath, [BERTH_CLI, ...a], { ...berthd.env, ...(o.env ?? {}) }, o.input, o.timeoutMs ?? 180_000);
+  const berthCli: Cli = (a, o = {}) =>
+    runCli(process.execPath, [BERTH_CLI, ...a], { ...berthd.env, ...(o.env ?? {}) }, o.input, o.timeoutMs ?? 180_000);
 
   before(async () => {
     work = tempDir('berth-build-spec-').path;
@@ -164,11 +167,12 @@ describe('building images through berthd', { concurrency: false, timeout: 600_00
   it('independent stages build at the same time', async () => {
     const ctx = contextFor('stages-concurrent');
     try {
-      const r = await berthDocker(['build', '-t', 'stages-concurrent', ctx], { timeoutMs: 120_000 });
+      const token = `t${Date.now()}`;
+      const r = await berthDocker(['build', '--build-arg', `TOKEN=${token}`, '-t', 'stages-concurrent', ctx], { timeoutMs: 120_000 });
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
       // Output stays in Dockerfile order.
-      const steps = [...r.stdout.matchAll(/^Step (\d+)\/7/gm)].map((m) => Number(m[1]));
-      assert.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7]);
+      const steps = [...r.stdout.matchAll(/^Step (\d+)\/10 /gm)].map((m) => Number(m[1]));
+      assert.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     } finally {
       rmSync(ctx, { recursive: true, force: true });
     }
@@ -251,5 +255,56 @@ describe('building images through berthd', { concurrency: false, timeout: 600_00
       .filter((m) => m.startsWith(berthd.dataRoot) || m.startsWith(path.join(berthd.execRoot, 'builder')));
     assert.deepEqual(mounts, []);
     assert.deepEqual(readdirSync(path.join(berthd.dataRoot, 'builder', 'tmp')), []);
+  });
+
+  it('ADD of a URL downloads the file (name, mode, Last-Modified time) as dockerd does', async () => {
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Last-Modified': 'Tue, 02 Jan 2024 03:04:05 GMT' });
+      res.end(`served ${req.url}\n`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const ctx = tempDir('berth-build-url-').path;
+    try {
+      writeFileSync(path.join(ctx, 'Dockerfile'), [
+        'FROM busybox',
+        `ADD http://127.0.0.1:${port}/dl/notes.txt /downloads/`,
+        `ADD http://127.0.0.1:${port}/dl/other.txt /renamed.txt`,
+        'CMD ["sh", "-c", "cat /downloads/notes.txt /renamed.txt; stat -c \'%a %U %Y %n\' /downloads/notes.txt /renamed.txt"]',
+      ].join('\n'));
+      const outs: string[] = [];
+      for (const cli of [berthDocker, realDocker]) {
+        const r = await cli(['build', '-t', 'add-url', ctx]);
+        assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+        outs.push((await cli(['run', '--rm', 'add-url'])).stdout);
+      }
+      assert.match(outs[0]!, /served \/dl\/notes.txt\nserved \/dl\/other.txt\n600 root 1704164645 \/downloads\/notes.txt/);
+      assert.equal(outs[0], outs[1]);
+    } finally {
+      server.close();
+      rmSync(ctx, { recursive: true, force: true });
+    }
+  });
+
+  it('a berthd killed during a build leaves nothing behind once it is back', async () => {
+    const ctx = tempDir('berth-build-kill-').path;
+    try {
+      writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nRUN sleep 120\n');
+      const build = berthDocker(['build', '--no-cache', ctx], { timeoutMs: 60_000 });
+      await waitFor(async () => (await rt.containers.list()).some((c) => c.labels['io.berth.build']), 'the RUN container', 30_000, 100);
+      await berthd.kill9();
+      assert.notEqual((await build).code, 0);
+      await berthd.restart();
+      await waitFor(async () => !(await rt.containers.list()).some((c) => c.labels['io.berth.build']), 'the RUN container to go', 30_000, 200)
+        .catch((err: unknown) => {
+          console.error(readFileSync(berthd.logFile, 'utf8').split('\n').filter((l) => /cleanup|interrupted|"level":[45]0/.test(l)).slice(-20).join('\n'));
+          throw err;
+        });
+      assert.deepEqual((await rt.leases.list()).map((l) => l.id).filter((id) => id !== 'berth-build-cache'), []);
+      assert.deepEqual((await rt.snapshots.list()).filter((x) => x.name.includes('build-')).map((x) => x.name), []);
+      assert.deepEqual(readdirSync(path.join(berthd.dataRoot, 'builder', 'tmp')), []);
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
+    }
   });
 });

@@ -15,6 +15,7 @@ import { InvalidArgumentError, NotImplementedError } from '@berth/errdefs';
 import { familiarString, formatReference, parseNormalizedReference, withDefaultTag } from '@berth/oci';
 import { bodyStream, qbool, qint, qs, queryOf, type Query } from '../api/query.ts';
 import type { Engine } from '../engine.ts';
+import { cleanupBuilds } from './cleanup.ts';
 import { RuntimedBuildBackend, type RunResources } from './runtimed-backend.ts';
 import { StepCache } from './step-cache.ts';
 
@@ -91,6 +92,10 @@ export function buildRoutes(app: FastifyInstance, engine: Engine): void {
   let cache: StepCache | undefined;
   const stepCache = () => (cache ??= new StepCache(path.join(engine.config.dataRoot, 'builder', 'cache'), engine.rt, engine.snapshotter));
   const running = new Set<AbortController>();
+  // Leftovers of builds a previous berthd did not finish go first; builds wait for that.
+  const ready = cleanupBuilds({
+    rt: engine.rt, dataRoot: engine.config.dataRoot, execRoot: engine.config.execRoot, snapshotter: engine.snapshotter, log: engine.log,
+  }).catch((err: unknown) => engine.log.warn({ err }, 'cleaning up after interrupted builds failed'));
   app.addHook('onClose', async () => {
     for (const c of running) c.abort(new Error('the daemon is shutting down'));
   });
@@ -126,10 +131,11 @@ export function buildRoutes(app: FastifyInstance, engine: Engine): void {
       network: networkMode === 'bridge' ? 'default' : networkMode,
     };
 
+    await ready;
     const log = request.log.child({ build: true });
     const t0 = performance.now();
     const lap = (phase: string) => log.debug({ phase, ms: Math.round(performance.now() - t0) }, 'build phase');
-    const backend = await RuntimedBuildBackend.create({
+    const backend = RuntimedBuildBackend.create({
       rt: engine.rt, images: engine.images, config: engine.config, log, snapshotter: engine.snapshotter,
       cgroupV2: engine.host.cgroupVersion === '2', cache: stepCache(), registryConfig: registryConfig(request),
     }, runResources(q, engine));

@@ -17,7 +17,7 @@ import {
   SPEC_TYPE_URL, packJson, type Descriptor as RtDescriptor, type Mount as RtMount, type RuntimedClient,
 } from '@berth/containerd-api';
 import type {
-  BuildBackend, CachedStep, ImageSource, LayerDescriptor, MountedView, ProgressMessage, RunRequest, WorkLayer,
+  BuildBackend, CachedStep, GetImageOptions, ImageSource, LayerDescriptor, MountedView, ProgressMessage, RunRequest, WorkLayer,
 } from '@berth/builder';
 import type { HostConfig } from '@berth/docker-api';
 import { InvalidArgumentError, NotFoundError, isAlreadyExists, isNotFound } from '@berth/errdefs';
@@ -30,7 +30,7 @@ import { makeFifos, OutputPipe } from '../containers/stdio.ts';
 import { containerEnv } from '../containers/task.ts';
 import { unpackImage } from '../images/archive.ts';
 import type { ImageService } from '../images/service.ts';
-import { chainIdOf } from '../images/store.ts';
+import { chainIdOf, DANGLING_PREFIX } from '../images/store.ts';
 import { buildSpec } from '../spec/generate.ts';
 import { resolveUser } from '../spec/user.ts';
 import { planStubs, removeStubs } from './layers.ts';
@@ -96,6 +96,7 @@ export class RuntimedBuildBackend implements BuildBackend {
   private readonly tmpDir: string;
   private readonly resources: RunResources;
   private counter = 0;
+  private leaseCreated: Promise<void> | undefined;
   private readonly live = new Set<RtWorkLayer>();
   private readonly views = new Set<MountedView>();
 
@@ -109,14 +110,23 @@ export class RuntimedBuildBackend implements BuildBackend {
     this.resources = resources;
   }
 
-  static async create(deps: BuildDeps, resources: RunResources): Promise<RuntimedBuildBackend> {
+  static create(deps: BuildDeps, resources: RunResources): RuntimedBuildBackend {
     const id = randomBytes(8).toString('hex');
     const b = new RuntimedBuildBackend(deps, id, resources);
     mkdirSync(b.runDir, { recursive: true, mode: 0o700 });
     mkdirSync(b.tmpDir, { recursive: true, mode: 0o700 });
-    // A day's expiry: a berthd killed mid-build leaves nothing GC cannot reclaim.
-    await deps.rt.leases.create(b.lease, { [BUILD_LABEL]: id, 'containerd.io/gc.expire': new Date(Date.now() + 86_400_000).toISOString() });
     return b;
+  }
+
+  /**
+   * The build's lease, created before the first thing that needs it (a fully cached build needs none). A day's
+   * expiry: a berthd killed mid-build leaves nothing GC cannot reclaim.
+   */
+  private ensureLease(): Promise<void> {
+    this.leaseCreated ??= this.deps.rt.leases.create(this.lease, {
+      [BUILD_LABEL]: this.id, 'containerd.io/gc.expire': new Date(Date.now() + 86_400_000).toISOString(),
+    }).then(() => undefined);
+    return this.leaseCreated;
   }
 
   /** Where the context is unpacked. */
@@ -143,7 +153,7 @@ export class RuntimedBuildBackend implements BuildBackend {
     return undefined;
   }
 
-  async getImage(ref: string, opts: { pull: boolean; platform?: string; progress: (m: ProgressMessage) => void; signal: AbortSignal }): Promise<ImageSource> {
+  async getImage(ref: string, opts: GetImageOptions): Promise<ImageSource> {
     const store = this.deps.images.store;
     let d: Awaited<ReturnType<typeof store.resolve>> | undefined;
     if (!opts.pull) {
@@ -168,7 +178,10 @@ export class RuntimedBuildBackend implements BuildBackend {
       d = await store.resolve(ref);
     }
     const img = d;
-    await unpackImage(this.deps.rt, img, this.deps.snapshotter);
+    if (img.chainId && !(await this.deps.cache.chainExists(img.chainId))) {
+      await unpackImage(this.deps.rt, img, this.deps.snapshotter);
+      this.deps.cache.sawChain(img.chainId);
+    }
     const layers: LayerDescriptor[] = img.manifest.layers.map((l, i) => ({
       mediaType: l.mediaType, digest: l.digest, size: Number(l.size), diffId: img.diffIds[i] ?? '',
     }));
@@ -178,6 +191,7 @@ export class RuntimedBuildBackend implements BuildBackend {
   // ---- snapshots --------------------------------------------------------------------------------------------
 
   async prepare(parent: string): Promise<WorkLayer> {
+    await this.ensureLease();
     const key = this.nextKey('layer');
     const mounts = await this.rt.snapshots.prepare(key, parent, { snapshotter: this.deps.snapshotter, labels: { [BUILD_LABEL]: this.id } });
     const layer = new RtWorkLayer(this, key, parent, mounts);
@@ -206,6 +220,7 @@ export class RuntimedBuildBackend implements BuildBackend {
       mkdirSync(dir, { recursive: true });
       return { dir, release: async () => rmSync(dir, { recursive: true, force: true }) };
     }
+    await this.ensureLease();
     const key = this.nextKey('view');
     const mounts = await this.rt.snapshots.view(key, chainId, { snapshotter: this.deps.snapshotter, labels: { [BUILD_LABEL]: this.id } });
     const m = mounts[0];
@@ -213,7 +228,13 @@ export class RuntimedBuildBackend implements BuildBackend {
     const removeSnapshot = () => this.rt.snapshots.remove(key, sn).catch(() => undefined);
     // A view of one layer is its directory: no mount needed.
     if (m && (m.type === 'bind' || m.options.includes('bind') || m.options.includes('rbind'))) {
-      const v: MountedView = { dir: m.source, release: async () => { this.views.delete(v); await removeSnapshot(); } };
+      const v: MountedView = {
+        dir: m.source,
+        release: async () => {
+          this.views.delete(v);
+          await removeSnapshot();
+        },
+      };
       this.views.add(v);
       return v;
     }
@@ -279,7 +300,9 @@ export class RuntimedBuildBackend implements BuildBackend {
       network: { netns: network, hostname, domainname: '', hostsPath: files.hosts, resolvConfPath: files.resolv, hostnamePath: files.hostname },
       mounts: userMounts,
       cgroupsPath: `${hc.CgroupParent || this.deps.config.cgroupParent}/${id}`.replace(/\/+/g, '/'),
-      daemon: { noNewPrivileges: this.deps.config.noNewPrivileges, defaultUlimits: this.deps.config.defaultUlimits, cgroupV2: this.deps.cgroupV2 },
+      daemon: {
+        noNewPrivileges: this.deps.config.noNewPrivileges, defaultUlimits: this.deps.config.defaultUlimits, cgroupV2: this.deps.cgroupV2,
+      },
     });
     // Mount points the runtime will create; those under /dev land in its tmpfs, not in the layer.
     const stubs = planStubs(dirs, ['proc', 'sys', 'dev', 'etc/hosts', 'etc/hostname', 'etc/resolv.conf', ...req.mounts.filter((m) => !m.keepMountPoint).map((m) => m.target)]
@@ -301,21 +324,27 @@ export class RuntimedBuildBackend implements BuildBackend {
       if (taskCreated) void rt.tasks.kill(id, 9, { all: true }).catch(() => undefined);
     };
     signal.addEventListener('abort', onAbort, { once: true });
+    const t0 = performance.now();
+    const lap = (step: string) => this.deps.log.debug({ containerId: id, step, ms: Math.round(performance.now() - t0) }, 'build: RUN step');
     try {
       await rt.containers.create({
         id, image: '', labels: { [BUILD_LABEL]: this.id }, runtime: { name: 'io.containerd.runc.v2', options: null },
         spec: packJson(SPEC_TYPE_URL, spec), snapshotter: this.deps.snapshotter, snapshotKey: layer.key,
       });
       containerCreated = true;
+      lap('containers.create');
       await rt.tasks.create({ containerId: id, rootfs: layer.mounts, stdout: out, stderr: err, terminal: false });
       taskCreated = true;
+      lap('tasks.create');
       for (const p of pipes) p.release();
       const exited = rt.tasks.wait(id);
       exited.catch(() => undefined);
       signal.throwIfAborted();
       await rt.tasks.start(id);
+      lap('tasks.start');
       const status = await exited;
       exitedOk = true;
+      lap('exited');
       await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, 2000))]);
       signal.throwIfAborted();
       return status.exitStatus;
@@ -326,6 +355,7 @@ export class RuntimedBuildBackend implements BuildBackend {
         await rt.tasks.delete(id).catch((e: unknown) => this.deps.log.warn({ err: e, containerId: id }, 'build: deleting the RUN task failed'));
       }
       if (containerCreated) await rt.containers.delete(id).catch((e: unknown) => this.deps.log.warn({ err: e, containerId: id }, 'build: deleting the RUN container failed'));
+      lap('deleted');
       for (const p of pipes) p.destroy();
       rmSync(dir, { recursive: true, force: true });
       removeStubs(upperDir(layer.mounts), stubs);
@@ -335,6 +365,15 @@ export class RuntimedBuildBackend implements BuildBackend {
   // ---- commit -----------------------------------------------------------------------------------------------
 
   async commitLayer(layer: RtWorkLayer): Promise<{ layer: LayerDescriptor; chainId: string } | undefined> {
+    const t0 = performance.now();
+    try {
+      return await this.commitLayerTimed(layer);
+    } finally {
+      this.deps.log.debug({ key: layer.key, ms: Math.round(performance.now() - t0) }, 'build: commit');
+    }
+  }
+
+  private async commitLayerTimed(layer: RtWorkLayer): Promise<{ layer: LayerDescriptor; chainId: string } | undefined> {
     const sn = this.deps.snapshotter;
     const upper = upperDir(layer.mounts);
     if (isOverlay(layer.mounts) || layer.parent === '') {
@@ -362,6 +401,7 @@ export class RuntimedBuildBackend implements BuildBackend {
       return undefined;
     }
     const chainId = chainOf(layer.parent, diffId);
+    this.deps.cache.sawChain(chainId);
     try {
       await this.rt.snapshots.commit(chainId, layer.key, { snapshotter: sn, labels: { 'containerd.io/snapshot.ref': chainId } });
     } catch (err) {
@@ -375,6 +415,7 @@ export class RuntimedBuildBackend implements BuildBackend {
   // ---- images out -------------------------------------------------------------------------------------------
 
   private async writeBlob(ref: string, data: Buffer, digest: string, labels: Record<string, string>): Promise<void> {
+    await this.ensureLease();
     try {
       await this.rt.content.write(ref, data, { expected: digest, total: data.length, labels });
     } catch (err) {
@@ -386,7 +427,6 @@ export class RuntimedBuildBackend implements BuildBackend {
   async writeImage(config: { bytes: Buffer; id: string }, layers: LayerDescriptor[], names: string[]): Promise<void> {
     const chainId = layers.length === 0 ? '' : chainIdOf(layers.map((l) => l.diffId));
     const configLabels: Record<string, string> = chainId ? { [`containerd.io/gc.ref.snapshot.${this.deps.snapshotter}`]: chainId } : {};
-    await this.writeBlob(`build-config-${config.id}`, config.bytes, config.id, configLabels);
     const manifest: ImageManifest = {
       schemaVersion: 2, mediaType: MediaTypeImageManifest,
       config: { mediaType: MediaTypeImageConfig, digest: config.id as ImageManifest['config']['digest'], size: config.bytes.length },
@@ -394,12 +434,24 @@ export class RuntimedBuildBackend implements BuildBackend {
     };
     const bytes = Buffer.from(JSON.stringify(manifest));
     const digest: string = digestOf(bytes);
+    // A rebuild of an image that has these names already (a fully cached build) changes nothing.
+    if (await this.alreadyNamed(digest, names)) return;
+    await this.writeBlob(`build-config-${config.id}`, config.bytes, config.id, configLabels);
     const labels: Record<string, string> = { 'containerd.io/gc.ref.content.config': config.id };
     layers.forEach((l, i) => (labels[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
     await this.writeBlob(`build-manifest-${digest}`, bytes, digest, labels);
     const target = { mediaType: MediaTypeImageManifest, digest, size: bytes.length, annotations: {} };
     const d = await this.deps.images.store.detailsOf(target);
     await this.name(d, names);
+  }
+
+  private async alreadyNamed(digest: string, names: string[]): Promise<boolean> {
+    const want = names.length > 0 ? names : [`${DANGLING_PREFIX}${digest}`];
+    for (const n of want) {
+      const rec = await this.deps.images.store.record(n);
+      if (rec?.target.digest !== digest) return false;
+    }
+    return true;
   }
 
   async tagImage(id: string, names: string[]): Promise<void> {
@@ -434,9 +486,12 @@ export class RuntimedBuildBackend implements BuildBackend {
   async close(): Promise<void> {
     for (const l of [...this.live]) await l.remove().catch(() => undefined);
     for (const v of [...this.views]) await v.release().catch(() => undefined);
-    await this.deps.rt.leases.delete(this.lease).catch((err: unknown) => this.deps.log.warn({ err, lease: this.lease }, 'build: deleting the lease failed'));
     rmSync(this.runDir, { recursive: true, force: true });
     rmSync(this.tmpDir, { recursive: true, force: true });
+    if (!this.leaseCreated) return;
+    await this.leaseCreated.catch(() => undefined);
+    await this.deps.rt.leases.delete(this.lease).catch((err: unknown) => this.deps.log.warn({ err, lease: this.lease }, 'build: deleting the lease failed'));
+    // What only the lease held (failed steps, empty layers' blobs) can go now.
     this.deps.images.scheduleGc();
   }
 }

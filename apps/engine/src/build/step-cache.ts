@@ -17,6 +17,8 @@ export class StepCache {
   private readonly rt: RuntimedClient;
   private readonly snapshotter: string;
   private readonly retained = new Set<string>();
+  /** Chains seen to exist (snapshots only go away through GC, which the cache lease holds off, or by hand). */
+  private readonly present = new Set<string>();
   private leaseReady: Promise<void> | undefined;
 
   constructor(dir: string, rt: RuntimedClient, snapshotter: string) {
@@ -51,18 +53,34 @@ export class StepCache {
       return undefined;
     }
     const chain = chainId(step);
-    if (chain) {
-      try {
-        await this.rt.snapshots.stat(chain, this.snapshotter);
-      } catch (err) {
-        if (isNotFound(err)) {
-          rmSync(this.file(key), { force: true });
-          return undefined;
-        }
-        throw err;
-      }
+    if (chain && !(await this.chainExists(chain))) {
+      rmSync(this.file(key), { force: true });
+      return undefined;
     }
     return step;
+  }
+
+  /** Whether a chain's snapshot exists (remembered once seen). */
+  async chainExists(chain: string): Promise<boolean> {
+    if (this.present.has(chain)) return true;
+    try {
+      await this.rt.snapshots.stat(chain, this.snapshotter);
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+    this.present.add(chain);
+    return true;
+  }
+
+  /** A chain was just committed or unpacked. */
+  sawChain(chain: string): void {
+    this.present.add(chain);
+  }
+
+  /** A chain may be gone (removed image, failed unpack). */
+  forgetChain(chain: string): void {
+    this.present.delete(chain);
   }
 
   async put(key: string, step: CachedStep, chainIds: string[]): Promise<void> {
@@ -95,6 +113,7 @@ export class StepCache {
       if (!isNotFound(err)) throw err;
     });
     this.retained.clear();
+    this.present.clear();
     this.leaseReady = undefined;
     return n;
   }

@@ -576,7 +576,7 @@ export class ContainerManager {
           this.deps.networking.remove(c.view()).catch((err: unknown) => this.log.warn({ containerId: c.id, err }, 'network cleanup failed')),
           vols.length > 0 && this.deps.volumes
             ? this.deps.volumes.release(c.id, vols, { removeAnonymous: opts.volumes === true })
-              .catch((err: unknown) => this.log.warn({ containerId: c.id, err }, 'volume release failed'))
+                .catch((err: unknown) => this.log.warn({ containerId: c.id, err }, 'volume release failed'))
             : undefined,
           this.task.forget(c),
         ]);
@@ -703,6 +703,7 @@ export class ContainerManager {
         this.store.save(c.rec);
       }
     }
+    await this.sweepOrphans().catch((err: unknown) => this.log.warn({ err }, 'sweeping orphaned runtime objects failed'));
     for (const c of this.byId.values()) {
       await this.deps.volumes?.restore?.(c.id, c.rec.Mounts.filter((m) => m.Type === 'volume')).catch((err: unknown) => this.log.warn({ containerId: c.id, err }, 'volume restore failed'));
     }
@@ -776,6 +777,25 @@ export class ContainerManager {
       }
     };
     void loop();
+  }
+
+  /**
+   * What a crash in the middle of a create or a remove can leave in runtimed without a record here: the
+   * container's snapshot (key = a container id, kept by its gc.root label) and runtime container records.
+   */
+  private async sweepOrphans(): Promise<void> {
+    const rt = this.deps.rt;
+    const isId = (k: string) => /^[0-9a-f]{64}$/.test(k);
+    for (const snap of await rt.snapshots.list([], this.deps.snapshotter)) {
+      if (snap.kind !== 'ACTIVE' || !isId(snap.name) || this.byId.has(snap.name) || !snap.labels['containerd.io/gc.root']) continue;
+      this.log.warn({ containerId: snap.name }, 'removing the filesystem of a container that has no record (interrupted create or remove)');
+      await rt.snapshots.remove(snap.name, this.deps.snapshotter).catch(() => undefined);
+    }
+    for (const rc of await rt.containers.list()) {
+      if (!isId(rc.id) || this.byId.has(rc.id) || rc.labels['io.berth.engine'] !== 'berthd') continue;
+      this.log.warn({ containerId: rc.id }, 'removing a runtime container that has no record');
+      await this.task.forgetRuntime(rc.id);
+    }
   }
 
   /** Daemon shutdown: containers keep running (live restore); timers and watches stop. */
