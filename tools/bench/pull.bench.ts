@@ -1,11 +1,18 @@
-// Cold pull of a multi-layer ~300 MB image from a loopback registry: berth (RegistryClient.pull into a fresh
-// content store, unpacked into overlay snapshots in the same pass) vs `docker pull` on a private dockerd
+// Cold pull of a multi-layer ~300 MB image from a loopback registry: berth vs `docker pull` on a private dockerd
 // (overlay2), alternating. Target (issue 5): berth ≤ 0.6× docker.
+//
+// berth is measured on the path users take: the docker CLI's `docker pull` against a private berthd (this
+// checkout's bundle, see engine-common.ts), whose berth-runtimed (apps/runtimed/dist: run `npm run build` there
+// first) runs the pull job: @berth/distribution into its content store, unpacked into overlay snapshots in the
+// same pass. `BENCH_PULL_PATH=lib` measures the library alone instead (RegistryClient.pull into a fresh
+// LocalContentStore + OverlaySnapshotter in this process), for profiling.
 //
 // Every run must be cold for both. Docker keeps what it pulled, so each run pulls a different image: the
 // images share nothing (a debian layer made unique by one extra file, plus four layers of random data), and
-// run i of berth and run i of docker pull the same image i. berth gets a fresh store and snapshotter per run.
-// Everything is deleted after the comparison, so deletion is never timed.
+// run i of berth and run i of docker pull the same image i. Everything is deleted after the comparison, so
+// deletion is never timed. `BENCH_VERBOSE=1` prints when each layer's download and pull completed.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +24,7 @@ import {
   digestOf, layoutBlobPath, parseManifest, validateImageConfig,
 } from '@berth/oci';
 import { OverlaySnapshotter } from '@berth/snapshotter';
-import { imageLayout, run, startDockerd, startRegistry } from '@berth/testing';
+import { imageLayout, startDockerd, startRegistry } from '@berth/testing';
 import { compare } from './harness.ts';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
@@ -79,6 +86,29 @@ async function makeImage(cs: LocalContentStore, i: number): Promise<{ manifest: 
   return { manifest: md, size: layers.reduce((s, l) => s + l.size, 0) };
 }
 
+const verbose = !!process.env.BENCH_VERBOSE;
+
+/** `docker pull` of `ref` through the daemon `env` names; with BENCH_VERBOSE, when each layer's download and pull completed. */
+function dockerPull(who: string, env: NodeJS.ProcessEnv, ref: string): Promise<void> {
+  const t0 = Date.now();
+  const marks: string[] = [];
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn('docker', ['pull', ...(verbose ? [] : ['-q']), ref], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /^([0-9a-f]{12}): (Download complete|Pull complete)/.exec(line);
+      if (m) marks.push(`${m[1]!.slice(0, 4)} ${m[2]} ${Date.now() - t0}`);
+    });
+    child.on('exit', (code) => {
+      if (verbose) console.log(`  ${who} run: ${Date.now() - t0} ms\n    ${marks.join(', ')}`);
+      if (code === 0) resolve();
+      else reject(new Error(`${who}: docker pull ${ref}: exit ${code}: ${stderr}`));
+    });
+  });
+}
+
+const cleanups: (() => Promise<void>)[] = [];
 const reg = await startRegistry(fresh('registry'));
 const dockerd = await startDockerd(fresh('dockerd'), { extraArgs: [`--insecure-registry=${reg.addr}`] });
 try {
@@ -99,10 +129,13 @@ try {
 
   let berthRun = 0;
   let dockerRun = 0;
+  const viaLib = process.env.BENCH_PULL_PATH === 'lib';
+  const berthd = viaLib ? undefined : await (await import('./engine-common.ts')).startBerth();
+  cleanups.push(async () => berthd?.stop());
   const result = await compare({
     title: `cold pull of a ${1 + randomLayers}-layer ${(size / 1e6).toFixed(0)} MB image from a loopback registry, unpacked`,
-    berth: {
-      name: 'berth (pull + overlay unpack)',
+    berth: viaLib ? {
+      name: 'berth (library: pull + overlay unpack)',
       run: async () => {
         const client = new RegistryClient();
         const cs = await LocalContentStore.open(fresh('berth-content'));
@@ -112,25 +145,22 @@ try {
           const marks: string[] = [];
           await client.pull(refs[berthRun++]!, {
             contentStore: cs, unpack: snapshotUnpacker(snapshotter),
-            ...(process.env.BENCH_VERBOSE ? { onProgress: (e) => /complete/.test(e.status) && marks.push(`${e.id.slice(0, 4)} ${e.status} ${Date.now() - t0}`) } : {}),
+            ...(verbose ? { onProgress: (e) => /complete/.test(e.status) && marks.push(`${e.id.slice(0, 4)} ${e.status} ${Date.now() - t0}`) } : {}),
           });
-          if (process.env.BENCH_VERBOSE) console.log(`    ${marks.join(', ')}`);
-          if (process.env.BENCH_VERBOSE) console.log(`  berth run ${berthRun}: ${Date.now() - t0} ms`);
+          if (verbose) console.log(`  berth run ${berthRun}: ${Date.now() - t0} ms\n    ${marks.join(', ')}`);
         } finally {
           client.close();
           await snapshotter.close();
         }
       },
+    } : {
+      name: 'berth (docker pull via berthd)',
+      run: () => dockerPull('berth', berthd!.env, refs[berthRun++]!),
     },
     references: [
       {
         name: 'docker pull',
-        run: async () => {
-          const t0 = Date.now();
-          const r = await run('docker', ['pull', '-q', refs[dockerRun++]!], { env: dockerd.env });
-          if (process.env.BENCH_VERBOSE) console.log(`  docker run ${dockerRun}: ${Date.now() - t0} ms`);
-          if (r.code !== 0) throw new Error(`docker pull: ${r.stderr}`);
-        },
+        run: () => dockerPull('docker', dockerd.env, refs[dockerRun++]!),
       },
     ],
     runs,
@@ -140,6 +170,7 @@ try {
   });
   if (result.targetMet === false) process.exitCode = 1;
 } finally {
+  for (const c of cleanups) await c();
   await dockerd.stop();
   await reg.stop();
   rmSync(work, { recursive: true, force: true });

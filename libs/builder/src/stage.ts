@@ -481,7 +481,8 @@ export class StageRunner {
       const used = buildArgsEnv.filter((e) => this.buildArgs.isReferencedOrNotBuiltin(e.slice(0, e.indexOf('=')))).sort();
       saveCmd = [`|${used.length}`, ...used, ...cmdFromArgs];
     }
-    const mountKeys = mounts.map((m) => ({ ...m, content: this.mountContentKey(m) }));
+    const mountKeys = [];
+    for (const m of mounts) mountKeys.push({ ...m, content: await this.mountContentKey(m) });
     const key = this.key(saveCmd, { mounts: mountKeys, network, scripts: scriptMounts.map((m) => m.target) });
     if (await this.probe(key)) return;
 
@@ -532,8 +533,9 @@ export class StageRunner {
   }
 
   /** What a bind mount's content is, for the cache key (cache and tmpfs mounts do not affect it). */
-  private mountContentKey(m: RunMount): string {
-    if (m.type !== 'bind' || m.from !== '') return m.type === 'bind' ? `from:${m.from}` : '';
+  private async mountContentKey(m: RunMount): Promise<string> {
+    if (m.type !== 'bind') return '';
+    if (m.from !== '') return `image:${(await this.fromImageOrStage(m.from, 'from flag')).id}`;
     const rel = m.source.replace(/^\/+/, '') || '.';
     try {
       return statSync(resolveInRoot(this.s.context.root, rel)).isDirectory() ? dirSum(this.s.context, rel) : this.s.context.hash(rel);

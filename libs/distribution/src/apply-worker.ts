@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { codeOf } from '@berth/errdefs';
-import { applyLayerToMounts, type ApplyOptions, type Mount } from '@berth/layer-store';
+import { applyLayerToMounts, needsLowerLayers, type ApplyOptions, type Mount } from '@berth/layer-store';
 
 type ToWorker =
   | { type: 'start'; id: number; mounts: Mount[]; opts: Omit<ApplyOptions, 'signal' | 'onProgress'> }
@@ -28,7 +28,10 @@ port.on('message', (m: ToWorker) => {
       (err: unknown) => {
         source.destroy();
         const e = err as Error;
-        port.postMessage({ type: 'error', id: m.id, error: { code: codeOf(err), name: e?.name, message: e?.message ?? String(err) } });
+        port.postMessage({
+          type: 'error', id: m.id,
+          error: { code: codeOf(err), name: e?.name, message: e?.message ?? String(err), lowerLayersNeeded: needsLowerLayers(err) },
+        });
       },
     ).finally(() => streams.delete(m.id));
     return;

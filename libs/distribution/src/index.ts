@@ -18,5 +18,5 @@ export { saveImages, exportOciLayout, type SaveImage, type SaveOptions, type Doc
 export { loadImages, importOciLayout, type LoadOptions, type LoadedImage } from './load.ts';
 export { importRootfs, exportFilesystem, type ImportOptions } from './import-rootfs.ts';
 export { applyChanges } from './changes.ts';
-export { snapshotUnpacker, type SnapshotUnpackerOptions } from './snapshot-unpacker.ts';
+export { snapshotUnpacker, type SnapshotUnpackerOptions, type UnpackSnapshotter } from './snapshot-unpacker.ts';
 export { applyLayerInWorker, type WorkerApplyOptions } from './worker-apply.ts';

@@ -1,15 +1,15 @@
 // Integration: pulls unpacked into real overlay snapshots (mounted with mount(8) to look at the result).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LocalContentStore, compactMountOptions, type Mount } from '@berth/layer-store';
+import { LocalContentStore, chainIDs, compactMountOptions, type Mount } from '@berth/layer-store';
 import { OverlaySnapshotter } from '@berth/snapshotter';
 import { startRegistry, tempDir, type PrivateRegistry } from '@berth/testing';
 import { Readable } from 'node:stream';
-import { digestOf } from '@berth/oci';
-import { RegistryClient, applyLayerInWorker, snapshotUnpacker, type ProgressEvent } from './index.ts';
+import { digestOf, type Digest } from '@berth/oci';
+import { RegistryClient, applyLayerInWorker, snapshotUnpacker, type LayerContent, type ProgressEvent, type UnpackLayer } from './index.ts';
 import { buildImage, randomLayer, registryBlobFile, tarOf } from './test-support.ts';
 
 async function withMounted<T>(mounts: Mount[], target: string, fn: () => T): Promise<T> {
@@ -42,6 +42,82 @@ describe('applyLayerInWorker', () => {
     await assert.rejects(applyLayerInWorker(Readable.from([good]), mounts, { expectedDiffID: digestOf('other') }), { name: 'FailedPreconditionError' });
   });
 });
+
+describe('snapshotUnpacker in parallel', () => {
+  const layer = (tar: Buffer, index: number, diffIds: Digest[]): UnpackLayer => {
+    const chainIds = chainIDs(diffIds);
+    return {
+      index, descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(tar), size: tar.length },
+      diffId: diffIds[index]!, chainId: chainIds[index]!, ...(index > 0 ? { parentChainId: chainIds[index - 1]! } : {}),
+    };
+  };
+  const content = (tar: Buffer, below: Promise<void>, reopened?: { n: number }): LayerContent => ({
+    stream: Readable.from([tar]), verified: Promise.resolve(), below,
+    reopen: () => {
+      if (reopened) reopened.n++;
+      return Readable.from([tar]);
+    },
+  });
+
+  it('applies a layer before the one below it, commits it on top once that is done, and starts over when it needs the lowers', async () => {
+    using d = tempDir();
+    const snap = await OverlaySnapshotter.open(path.join(d.path, 's'));
+    try {
+      const tars = [
+        await tarOf([{ name: 'etc/', type: 'dir', mode: 0o750 }, { name: 'etc/a', body: Buffer.from('a') }, { name: 'etc/b', body: Buffer.from('b') }]),
+        // Self-contained: applied detached, rebased at commit.
+        await tarOf([{ name: 'etc/', type: 'dir', mode: 0o750 }, { name: 'etc/.wh.a' }, { name: 'etc/c', body: Buffer.from('c') }]),
+        // Its parent directory is only below: applied again on its parent.
+        await tarOf([{ name: 'etc/d', body: Buffer.from('d') }]),
+      ];
+      const diffIds = tars.map((t) => digestOf(t));
+      const layers = tars.map((t, i) => layer(t, i, diffIds));
+      for (const inWorker of [true, false]) {
+        const u = snapshotUnpacker(snap, { inWorker });
+        assert.equal(u.parallel, true);
+        let releaseBase!: () => void;
+        const baseDone = new Promise<void>((resolve) => (releaseBase = resolve));
+        const reopened = { n: 0 };
+        const top = u.apply(layers[1]!, content(tars[1]!, baseDone));
+        const third = top.then(() => undefined);
+        const next = u.apply(layers[2]!, content(tars[2]!, third, reopened));
+        // Both wait for the base; the detached one is there, parentless, not committed.
+        await waitForActive(snap, 1);
+        assert.equal((await snap.stat(layers[1]!.chainId).catch(() => undefined)), undefined);
+        await u.apply(layers[0]!, content(tars[0]!, Promise.resolve()));
+        releaseBase();
+        await Promise.all([top, next]);
+        assert.equal(reopened.n, 1, 'the layer that needs its lowers is read again');
+        for (const l of layers) {
+          const info = await snap.stat(l.chainId);
+          assert.deepEqual([info.kind, info.parent], ['committed', l.parentChainId]);
+        }
+        const target = path.join(d.path, `mnt-${inWorker}`);
+        await withMounted(await snap.view(`look-${inWorker}`, layers[2]!.chainId), target, () => {
+          assert.deepEqual(readdirSync(path.join(target, 'etc')).sort(), ['b', 'c', 'd']);
+          assert.equal(statSync(path.join(target, 'etc')).mode & 0o7777, 0o750);
+        });
+        await snap.remove(`look-${inWorker}`);
+        for (const l of [...layers].reverse()) await snap.remove(l.chainId);
+        const left: string[] = [];
+        await snap.walk((i) => void left.push(i.name));
+        assert.deepEqual(left, []);
+      }
+    } finally {
+      await snap.close();
+    }
+  });
+});
+
+async function waitForActive(snap: OverlaySnapshotter, n: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    let active = 0;
+    await snap.walk((info) => void (info.kind === 'active' && active++));
+    if (active >= n) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`no ${n} active snapshots`);
+}
 
 describe('pull into overlay snapshots', () => {
   const dir = tempDir();

@@ -1,15 +1,21 @@
 /**
  * The Unpacker for a Snapshotter: each layer becomes the committed snapshot named by its chainID (containerd's
- * unpacker, as @berth/snapshotter's unpackLayers does for stored blobs), applied from the pull's stream:
- * prepare(tmp key, parent chainID) → applyLayerToMounts (diffID verified; on a worker thread by default, see
- * worker-apply.ts) → wait for the blob's verification → commit(chainID). Any failure removes the active
- * snapshot; a commit that finds the name taken (a concurrent unpack of the same layer) discards its copy.
+ * unpacker, as @berth/snapshotter's unpackLayers does for stored blobs), applied from the pull's stream
+ * (diffID verified; on a worker thread by default, see worker-apply.ts), committed once the blob is verified.
+ * Any failure removes the active snapshot; a commit that finds the name taken (a concurrent unpack of the same
+ * layer) discards its copy.
+ *
+ * Layers are applied in parallel where the snapshotter can rebase (overlayfs): a layer whose parent snapshot
+ * is not committed yet is applied `detached` into a parentless snapshot (its upper dir, without looking below)
+ * and committed onto the parent once the layer below is done. A layer that turns out to need the layers below
+ * (a parent directory or hard-link target it does not contain) is applied again, from the store, on its parent.
  */
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { isAlreadyExists, isNotFound } from '@berth/errdefs';
-import { applyLayerToMounts, type ApplyOptions } from '@berth/layer-store';
+import { applyLayerToMounts, needsLowerLayers, type ApplyOptions, type Mount } from '@berth/layer-store';
 import { LABEL_SNAPSHOT_REF, type Snapshotter } from '@berth/snapshotter';
-import type { Unpacker } from './pull.ts';
+import type { UnpackLayer, Unpacker } from './pull.ts';
 import { applyLayerInWorker } from './worker-apply.ts';
 
 export interface SnapshotUnpackerOptions {
@@ -17,38 +23,84 @@ export interface SnapshotUnpackerOptions {
   labels?: Record<string, string>;
   /** Limits passed to applyLayer. */
   apply?: Pick<ApplyOptions, 'maxEntries' | 'maxBytes' | 'maxRatio'>;
-  /** Apply on a worker thread (default), beside the downloads on the main thread. */
+  /** Apply on worker threads (default), beside the downloads on the main thread. */
   inWorker?: boolean;
+  /** Apply layers in parallel where the snapshotter can rebase (default true). */
+  parallel?: boolean;
 }
 
-export function snapshotUnpacker(snapshotter: Snapshotter, opts: SnapshotUnpackerOptions = {}): Unpacker {
-  const template = (snapshotter as { whiteoutTemplate?: string }).whiteoutTemplate;
+/** What the unpacker uses of a Snapshotter (runtimed hands it a namespaced view of its own). */
+export type UnpackSnapshotter = Pick<Snapshotter, 'capabilities' | 'stat' | 'prepare' | 'commit' | 'remove'> & { readonly whiteoutTemplate?: string };
+
+export function snapshotUnpacker(snapshotter: UnpackSnapshotter, opts: SnapshotUnpackerOptions = {}): Unpacker {
+  const template = snapshotter.whiteoutTemplate;
+  const parallel = (opts.parallel ?? true) && snapshotter.capabilities.includes('rebase');
+  const labels = (layer: UnpackLayer) => ({ ...opts.labels, [LABEL_SNAPSHOT_REF]: layer.chainId });
+  const applyTo = (stream: Readable, mounts: Mount[], layer: UnpackLayer, detached: boolean) => {
+    const applyOpts = {
+      ...opts.apply, compression: 'none' as const, expectedDiffID: layer.diffId, ...(template ? { whiteoutTemplate: template } : {}),
+      ...(detached ? { detached } : {}),
+    };
+    return (opts.inWorker ?? true) ? applyLayerInWorker(stream, mounts, applyOpts) : applyLayerToMounts(stream, mounts, applyOpts);
+  };
+  const committed = async (name: string) => {
+    try {
+      return (await snapshotter.stat(name)).kind === 'committed';
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  };
+  /** commit, where a name taken meanwhile (a concurrent unpack of the same layer) is as good as ours. */
+  const commit = async (layer: UnpackLayer, key: string, parent?: string) => {
+    try {
+      await snapshotter.commit(layer.chainId, key, { labels: labels(layer), ...(parent ? { parent } : {}) });
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      await snapshotter.remove(key);
+    }
+  };
+  /** prepare on the committed parent → apply → verified → commit. */
+  const applyOnParent = async (layer: UnpackLayer, stream: Readable, verified: Promise<void>) => {
+    const key = `extract-${randomBytes(6).toString('hex')} ${layer.chainId}`;
+    const mounts = await snapshotter.prepare(key, layer.parentChainId);
+    try {
+      await applyTo(stream, mounts, layer, false);
+      await verified;
+      await commit(layer, key);
+    } catch (err) {
+      await snapshotter.remove(key).catch(() => {});
+      throw err;
+    }
+  };
   return {
-    async exists(layer) {
-      try {
-        return (await snapshotter.stat(layer.chainId)).kind === 'committed';
-      } catch (err) {
-        if (isNotFound(err)) return false;
-        throw err;
-      }
-    },
+    parallel,
+    exists: (layer) => committed(layer.chainId),
     async apply(layer, content) {
+      if (!parallel || !layer.parentChainId || await committed(layer.parentChainId)) {
+        await applyOnParent(layer, content.stream, content.verified);
+        return;
+      }
       const key = `extract-${randomBytes(6).toString('hex')} ${layer.chainId}`;
-      const mounts = await snapshotter.prepare(key, layer.parentChainId);
+      const mounts = await snapshotter.prepare(key);
+      let again = false;
       try {
-        const applyOpts = { ...opts.apply, compression: 'none' as const, expectedDiffID: layer.diffId, ...(template ? { whiteoutTemplate: template } : {}) };
-        if (opts.inWorker ?? true) await applyLayerInWorker(content.stream, mounts, applyOpts);
-        else await applyLayerToMounts(content.stream, mounts, applyOpts);
-        await content.verified;
         try {
-          await snapshotter.commit(layer.chainId, key, { labels: { ...opts.labels, [LABEL_SNAPSHOT_REF]: layer.chainId } });
+          await applyTo(content.stream, mounts, layer, true);
         } catch (err) {
-          if (!isAlreadyExists(err)) throw err;
-          await snapshotter.remove(key);
+          if (!needsLowerLayers(err)) throw err;
+          again = true;
         }
+        await content.verified;
+        await content.below;
+        if (!again) await commit(layer, key, layer.parentChainId);
       } catch (err) {
         await snapshotter.remove(key).catch(() => {});
         throw err;
+      }
+      if (again) {
+        await snapshotter.remove(key);
+        await applyOnParent(layer, content.reopen(), Promise.resolve());
       }
     },
   };

@@ -10,18 +10,19 @@
  *   worker → done {result} | error {code}  the apply's outcome; errors keep their errdefs code
  * Workers are pooled, reused, and unref'd while idle so they never keep a process alive.
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { errorFromCode } from '@berth/errdefs';
-import type { ApplyOptions, ApplyResult, Mount } from '@berth/layer-store';
+import { LowerLayersNeededError, applyLayerToMounts, type ApplyOptions, type ApplyResult, type Mount } from '@berth/layer-store';
 
 export type WorkerApplyOptions = Omit<ApplyOptions, 'signal' | 'onProgress' | 'whiteouts' | 'lowerDirs'>;
 
 type FromWorker =
   | { type: 'read'; id: number }
   | { type: 'done'; id: number; result: ApplyResult }
-  | { type: 'error'; id: number; error: { code: string; name?: string; message: string } };
+  | { type: 'error'; id: number; error: { code: string; name?: string; message: string; lowerLayersNeeded?: boolean } };
 
 interface Job {
   it: AsyncIterator<Buffer>;
@@ -36,8 +37,18 @@ const idle: Worker[] = [];
 const jobs = new Map<number, { worker: Worker; job: Job }>();
 let nextId = 1;
 
+/**
+ * The worker's script: apply-worker.ts beside this file when running from source; in an app bundle (esbuild,
+ * where this code may sit in `dist/chunks/`), the app's `apply-worker` entry (`dist/apply-worker.js`, see
+ * `berth.entries` in apps/runtimed/package.json). Undefined when neither exists: layers are then applied on
+ * this thread.
+ */
+const workerScript: URL | undefined = ['./apply-worker.ts', './apply-worker.js', '../apply-worker.js']
+  .map((p) => new URL(p, import.meta.url))
+  .find((u) => existsSync(u));
+
 function spawnWorker(): Worker {
-  const w = new Worker(new URL('./apply-worker.ts', import.meta.url));
+  const w = new Worker(workerScript!);
   w.on('message', (m: FromWorker) => onMessage(w, m));
   w.on('error', (err) => failWorker(w, err));
   w.on('exit', (code) => failWorker(w, new Error(`layer apply worker exited with code ${code}`)));
@@ -102,8 +113,16 @@ function onMessage(w: Worker, m: FromWorker): void {
   }
   jobs.delete(m.id);
   release(w);
-  if (m.type === 'done') job.resolve(m.result);
-  else job.reject(errorFromCode(m.error.code, m.error.message));
+  if (m.type === 'done') {
+    job.resolve(m.result);
+    return;
+  }
+  // Stop reading the source, as a failed applyLayer on this thread does (it destroys its input).
+  if (!job.finished) {
+    job.finished = true;
+    void job.it.return?.()?.catch(() => {});
+  }
+  job.reject(m.error.lowerLayersNeeded ? new LowerLayersNeededError(m.error.message) : errorFromCode(m.error.code, m.error.message));
 }
 
 /**
@@ -113,6 +132,7 @@ function onMessage(w: Worker, m: FromWorker): void {
 export function applyLayerInWorker(
   source: Readable | AsyncIterable<Buffer>, mounts: Mount[], opts: WorkerApplyOptions = {},
 ): Promise<ApplyResult> {
+  if (!workerScript) return applyLayerToMounts(source, mounts, opts);
   const w = idle.pop() ?? spawnWorker();
   w.ref();
   const id = nextId++;

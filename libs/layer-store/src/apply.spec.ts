@@ -148,7 +148,8 @@ describe('applyLayer', () => {
     const detached = path.join(dir.path, 'detached');
     await applyLayer(tarOf(contained), attached, { whiteouts: 'overlay', lowerDirs: [l1], whiteoutTemplate: tmpl });
     await applyLayer(tarOf(contained), detached, { detached: true, whiteoutTemplate: tmpl });
-    assert.deepEqual(treeDiff(describeTree(attached, { xattrs: true, mtimes: true }), describeTree(detached, { xattrs: true, mtimes: true })), []);
+    const look = { xattrs: true, mtimes: true };
+    assert.deepEqual(treeDiff(describeTree(attached, look), describeTree(detached, look)), []);
     assert.equal(getXattr(path.join(detached, 'data/old'), 'trusted.overlay.opaque')?.toString(), 'y');
 
     // Entries that depend on the lowers: an implicit parent, a parent symlinked below, a hard link to a lower file.

@@ -172,7 +172,7 @@ for (const [name, open] of impls) {
         await assert.rejects(s.commit('top', 't', { parent: 'missing' }), (e) => isNotFound(e));
         await s.commit('top', 't', { parent: 'base', labels: { l: '1' } });
         assert.deepEqual([(await s.stat('top')).parent, (await s.stat('top')).labels], ['base', { l: '1' }]);
-        const c = await s.prepare('c', 'base');
+        await s.prepare('c', 'base');
         await assert.rejects(s.commit('c2', 'c', { parent: 'top' }), (e) => isFailedPrecondition(e) && /without a parent/.test((e as Error).message));
         const mnt = path.join(dir.path, 'mnt');
         mkdirSync(mnt);

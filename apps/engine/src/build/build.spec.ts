@@ -204,6 +204,24 @@ describe('building images through berthd', { concurrency: false, timeout: 600_00
     }
   });
 
+  it('a step that makes a layer identical to an existing one reuses it', async () => {
+    const ctx = tempDir('berth-build-same-').path;
+    try {
+      writeFileSync(path.join(ctx, 'f.txt'), 'same bytes\n');
+      writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nCOPY f.txt /\n');
+      const ids = [];
+      for (let i = 0; i < 2; i++) {
+        const r = await berthDocker(['build', '-q', '--no-cache', ctx]);
+        assert.equal(r.code, 0, r.stderr);
+        ids.push(r.stdout.trim());
+      }
+      assert.notEqual(ids[0], ids[1]);
+      assert.equal((await berthDocker(['run', '--rm', ids[1]!, 'cat', '/f.txt'])).stdout, 'same bytes\n');
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
+    }
+  });
+
   it('--target, --label and -q as docker sends them', async () => {
     const ctx = context({ name: 'c-multistage' });
     try {

@@ -93,9 +93,9 @@ export function buildRoutes(app: FastifyInstance, engine: Engine): void {
   const stepCache = () => (cache ??= new StepCache(path.join(engine.config.dataRoot, 'builder', 'cache'), engine.rt, engine.snapshotter));
   const running = new Set<AbortController>();
   // Leftovers of builds a previous berthd did not finish go first; builds wait for that.
-  const ready = cleanupBuilds({
+  const ready = (async () => cleanupBuilds({
     rt: engine.rt, dataRoot: engine.config.dataRoot, execRoot: engine.config.execRoot, snapshotter: engine.snapshotter, log: engine.log,
-  }).catch((err: unknown) => engine.log.warn({ err }, 'cleaning up after interrupted builds failed'));
+  }))().catch((err: unknown) => engine.log?.warn({ err }, 'cleaning up after interrupted builds failed'));
   app.addHook('onClose', async () => {
     for (const c of running) c.abort(new Error('the daemon is shutting down'));
   });

@@ -391,6 +391,14 @@ export class RuntimedBuildBackend implements BuildBackend {
     let desc: RtDescriptor;
     try {
       desc = await this.rt.diff.diff(lower, layer.mounts, { mediaType: MediaTypeImageLayerGzip, ref: `${layer.key}-diff` });
+    } catch (err) {
+      // The same layer exists already (a step whose output is byte-for-byte what an earlier one made, e.g.
+      // `COPY f /` again): runtimed's Diff refuses to commit it twice; the existing blob is the layer.
+      const existing = isAlreadyExists(err) ? /sha256:[0-9a-f]{64}/.exec((err as Error).message)?.[0] : undefined;
+      if (!existing) throw err;
+      const info = await this.rt.content.info(existing);
+      await this.rt.leases.addResource(this.lease, { id: existing, type: 'content' });
+      desc = { mediaType: MediaTypeImageLayerGzip, digest: existing, size: info.size, annotations: {} };
     } finally {
       if (lowerKey) await this.rt.snapshots.remove(lowerKey, sn).catch(() => undefined);
     }

@@ -119,7 +119,14 @@ async function pumpStdin(engine: Engine, c: Container, conn: HijackedConn, keys:
   } catch {
     return; // the client went away
   }
-  // The client closed its stdin: with StdinOnce the container's stdin closes too (once its task holds it).
+  // The client closed its stdin. With a TTY that only ends this attach (as dockerd does: a client that
+  // detaches on its side closes its input, and the container's terminal must stay usable for the next attach);
+  // without one, StdinOnce closes the container's stdin too (once its task holds it).
+  if (c.rec.Config.Tty === true) {
+    detached.abort();
+    conn.end();
+    return;
+  }
   if (c.rec.Config.StdinOnce && c.stdin) {
     const pipe = c.stdin;
     await c.stdinConsumer;

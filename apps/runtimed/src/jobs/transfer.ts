@@ -6,17 +6,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { JobResult } from '@berth/containerd-api';
-import { toTimestamp } from '@berth/containerd-api';
-import { InvalidArgumentError, isAlreadyExists, isNotFound } from '@berth/errdefs';
-import { RegistryClient, type AuthConfig, type Unpacker } from '@berth/distribution';
-import { LABEL_GC_REF_SNAPSHOT, applyLayerToMounts } from '@berth/layer-store';
+import { fromTimestamp, toTimestamp } from '@berth/containerd-api';
+import { InvalidArgumentError, isNotFound } from '@berth/errdefs';
+import { RegistryClient, snapshotUnpacker, type AuthConfig, type UnpackSnapshotter } from '@berth/distribution';
+import { LABEL_GC_REF_SNAPSHOT } from '@berth/layer-store';
+import type { SnapshotterCapability } from '@berth/snapshotter';
 import type { Logger } from 'pino';
 import type { Context } from '../context.ts';
 import { NamespacedContentStore } from '../content/namespaced-store.ts';
 import { GC_EXPIRE_LABEL } from '../metadata/leases.ts';
 import type { JobProgress } from './queue.ts';
-
-export const LABEL_SNAPSHOT_REF = 'containerd.io/snapshot.ref';
 
 export interface PullJobData {
   namespace: string;
@@ -64,24 +63,28 @@ export class Registries {
   }
 }
 
-function unpacker(ctx: Context, ns: string, snapshotter: string, lease: string): Unpacker {
+/**
+ * The namespace's snapshots as the snapshotter @berth/distribution's snapshotUnpacker drives: every change
+ * joins the job's lease. Layers are applied on worker threads while they download, in parallel where the
+ * backend can rebase (overlayfs), and committed in order.
+ */
+function unpackSnapshotter(ctx: Context, ns: string, snapshotter: string, lease: string): UnpackSnapshotter {
   const template = ctx.snapshots.whiteoutTemplate(snapshotter);
+  const capabilities = ctx.snapshots.capabilities(snapshotter).filter((c): c is SnapshotterCapability => c === 'rebase');
   return {
-    exists: async (l) => ctx.snapshots.find(ns, snapshotter, l.chainId)?.kind === 'COMMITTED',
-    apply: async (l, content) => {
-      const key = `extract-${randomBytes(6).toString('hex')} ${l.chainId}`;
-      const mounts = await ctx.snapshots.prepare(ns, snapshotter, key, l.parentChainId ?? '', {}, lease);
-      try {
-        await applyLayerToMounts(content.stream, mounts, { expectedDiffID: l.diffId, ...(template ? { whiteoutTemplate: template } : {}) });
-        await content.verified;
-        await ctx.snapshots.commit(ns, snapshotter, l.chainId, key, { [LABEL_SNAPSHOT_REF]: l.chainId }, lease);
-      } catch (err) {
-        await ctx.snapshots.remove(ns, snapshotter, key).catch(() => {});
-        // Another unpack of the same layer won the race: its snapshot is as good as ours.
-        if (isAlreadyExists(err) && ctx.snapshots.find(ns, snapshotter, l.chainId)) return;
-        throw err;
-      }
+    capabilities,
+    ...(template ? { whiteoutTemplate: template } : {}),
+    stat: async (key) => {
+      const info = ctx.snapshots.stat(ns, snapshotter, key);
+      return {
+        name: info.name, kind: info.kind === 'COMMITTED' ? 'committed' : info.kind === 'VIEW' ? 'view' : 'active',
+        ...(info.parent ? { parent: info.parent } : {}), labels: info.labels ?? {},
+        createdAt: fromTimestamp(info.createdAt) ?? new Date(0), updatedAt: fromTimestamp(info.updatedAt) ?? new Date(0),
+      };
     },
+    prepare: async (key, parent, opts) => ctx.snapshots.prepare(ns, snapshotter, key, parent ?? '', opts?.labels ?? {}, lease),
+    commit: (name, key, opts) => ctx.snapshots.commit(ns, snapshotter, name, key, opts?.labels ?? {}, lease, opts?.parent),
+    remove: (key) => ctx.snapshots.remove(ns, snapshotter, key),
   };
 }
 
@@ -110,7 +113,7 @@ export async function runPull(ctx: Context, registries: Registries, d: PullJobDa
       contentStore: store,
       ...(d.platform ? { platform: d.platform } : {}),
       ...(auth ? { auth } : {}),
-      ...(d.skipUnpack ? {} : { unpack: unpacker(ctx, d.namespace, snapshotter, lease) }),
+      ...(d.skipUnpack ? {} : { unpack: snapshotUnpacker(unpackSnapshotter(ctx, d.namespace, snapshotter, lease)) }),
       onProgress: (e) => {
         pending = pending.then(() => report({ id: e.id, status: e.status, current: e.current ?? 0, total: e.total ?? 0 })).catch(() => {});
       },

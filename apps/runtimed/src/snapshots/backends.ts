@@ -16,11 +16,12 @@ export function snapshotBackend(sn: Snapshotter): SnapshotBackend & { close(): P
     prepare: async (key, parent) => toMounts(await sn.prepare(key, parent || undefined)),
     view: async (key, parent) => toMounts(await sn.view(key, parent || undefined)),
     mounts: async (key) => toMounts(await sn.mounts(key)),
-    commit: (name, key) => sn.commit(name, key),
+    commit: (name, key, parent) => sn.commit(name, key, parent ? { parent } : {}),
     remove: (key) => sn.remove(key),
     usage: (key) => sn.usage(key),
     close: () => sn.close(),
     whiteoutTemplate: (sn as { whiteoutTemplate?: string }).whiteoutTemplate,
+    capabilities: sn.capabilities,
   };
 }
 

@@ -21,11 +21,14 @@ export interface SnapshotBackend {
   prepare(key: string, parent: string): Promise<Mount[]>;
   view(key: string, parent: string): Promise<Mount[]>;
   mounts(key: string): Promise<Mount[]>;
-  commit(name: string, key: string): Promise<void>;
+  /** `parent` (a backend key) rebases a snapshot prepared without one; only where `capabilities` has `rebase`. */
+  commit(name: string, key: string, parent?: string): Promise<void>;
   remove(key: string): Promise<void>;
   usage(key: string): Promise<SnapshotUsage>;
   /** overlayfs: a char 0/0 node on the snapshots' filesystem that layer appliers hard-link whiteouts to. */
   readonly whiteoutTemplate?: string | undefined;
+  /** `rebase`: see @berth/snapshotter's CommitOptions.parent. */
+  readonly capabilities?: readonly string[];
 }
 
 interface Deps {
@@ -58,6 +61,10 @@ export class SnapshotManager implements GcBackend {
 
   whiteoutTemplate(snapshotter: string): string | undefined {
     return this.backend(snapshotter).whiteoutTemplate;
+  }
+
+  capabilities(snapshotter: string): readonly string[] {
+    return this.backend(snapshotter).capabilities ?? [];
   }
 
   names(): string[] {
@@ -126,7 +133,8 @@ export class SnapshotManager implements GcBackend {
     return backend.mounts(row.backend_key);
   }
 
-  commit(ns: string, snapshotter: string, name: string, key: string, labels: Labels, lease?: string): Promise<void> {
+  /** `rebaseOnto`: commit a snapshot prepared without a parent onto this committed one (backends with `rebase`). */
+  commit(ns: string, snapshotter: string, name: string, key: string, labels: Labels, lease?: string, rebaseOnto?: string): Promise<void> {
     const backend = this.backend(snapshotter);
     if (!name) throw new InvalidArgumentError(`commit snapshot ${key}: name must not be empty`);
     validateLabels(labels, `snapshot ${name}`);
@@ -134,12 +142,22 @@ export class SnapshotManager implements GcBackend {
       const row = this.d.meta.get(ns, snapshotter, key);
       if (row.kind !== 'ACTIVE') throw new FailedPreconditionError(`commit snapshot ${key}: snapshot is ${row.kind.toLowerCase()}, not active`);
       if (this.d.meta.find(ns, snapshotter, name)) throw new AlreadyExistsError(`snapshot ${name}: already exists`);
+      let parent = row.parent;
+      let parentBackend: string | undefined;
+      if (rebaseOnto) {
+        if (row.parent) throw new FailedPreconditionError(`commit snapshot ${key} onto ${rebaseOnto}: only a snapshot prepared without a parent can be rebased`);
+        const p = this.d.meta.find(ns, snapshotter, rebaseOnto);
+        if (!p) throw new NotFoundError(`parent snapshot ${rebaseOnto} does not exist`);
+        if (p.kind !== 'COMMITTED') throw new InvalidArgumentError(`parent snapshot ${rebaseOnto}: must be committed, is ${p.kind.toLowerCase()}`);
+        parent = rebaseOnto;
+        parentBackend = p.backend_key;
+      }
       const backendName = this.d.meta.newBackendKey(ns, name);
-      await backend.commit(backendName, row.backend_key);
+      await backend.commit(backendName, row.backend_key, parentBackend);
       this.d.meta.transaction(() => {
         this.d.meta.delete(ns, snapshotter, key);
         this.d.meta.insert({
-          namespace: ns, snapshotter, key: name, backend_key: backendName, parent: row.parent, kind: 'COMMITTED',
+          namespace: ns, snapshotter, key: name, backend_key: backendName, parent, kind: 'COMMITTED',
           labels: toJson({ ...fromJson<Labels>(row.labels, {}), ...labels }),
         });
         this.d.leases.forgetResource(ns, { type: `snapshots/${snapshotter}`, id: key });

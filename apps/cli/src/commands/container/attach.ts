@@ -1,3 +1,4 @@
+import { CliError } from '../../framework/errors.ts';
 import { Command } from '../../framework/command.ts';
 import { Args, Flags } from '../../framework/flags.ts';
 import { monitorTtySize, proxySignals, pumpStreams } from '../../lib/streams.ts';
@@ -31,7 +32,8 @@ export default class ContainerAttach extends Command {
     const stopSignals = flags['sig-proxy'] && !tty ? proxySignals((sig) => client.containers.kill(c.Id, sig)) : () => {};
     try {
       const { detached } = await streams.done;
-      if (detached) return 0;
+      // docker's attach and exec report a detach as an error (start -ai and run -it do not)
+      if (detached) throw new CliError('read escape sequence', 1);
       const after = await client.containers.inspect(c.Id);
       if (after.State.Running) return 0;
       return after.State.ExitCode;

@@ -1,3 +1,4 @@
+import { CliError } from '../../framework/errors.ts';
 import { Command } from '../../framework/command.ts';
 import { Args, Flags } from '../../framework/flags.ts';
 import { readFileSync } from 'node:fs';
@@ -47,7 +48,8 @@ export default class ContainerExec extends Command {
     const stopResize = flags.tty && isTTY(1) ? monitorTtySize((h, w) => client.exec.resize(execId, h, w)) : () => {};
     try {
       const { detached } = await streams.done;
-      if (detached) return 0;
+      // as docker's exec: a detach is reported as an error (start -ai and run -it do not)
+      if (detached) throw new CliError('read escape sequence', 1);
     } finally {
       stopResize();
     }

@@ -1,4 +1,0 @@
-import { startDockerd } from '@berth/testing';
-const d = await startDockerd('/tmp/bx/dockerd');
-console.log(d.host);
-await new Promise(() => {});
