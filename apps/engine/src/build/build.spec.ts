@@ -313,14 +313,19 @@ describe('building images through berthd', { concurrency: false, timeout: 600_00
       await berthd.kill9();
       assert.notEqual((await build).code, 0);
       await berthd.restart();
-      await waitFor(async () => !(await rt.containers.list()).some((c) => c.labels['io.berth.build']), 'the RUN container to go', 30_000, 200)
+      // The restarted berthd removes the RUN container, then the build's snapshots, lease and scratch files.
+      const leftovers = async () => ({
+        containers: (await rt.containers.list()).filter((c) => c.labels['io.berth.build']).map((c) => c.id),
+        leases: (await rt.leases.list()).map((l) => l.id).filter((id) => id !== 'berth-build-cache'),
+        snapshots: (await rt.snapshots.list()).filter((x) => x.name.includes('build-')).map((x) => x.name),
+        tmp: readdirSync(path.join(berthd.dataRoot, 'builder', 'tmp')),
+      });
+      await waitFor(async () => Object.values(await leftovers()).every((l) => l.length === 0), 'the build\'s leftovers to go', 30_000, 200)
         .catch((err: unknown) => {
           console.error(readFileSync(berthd.logFile, 'utf8').split('\n').filter((l) => /cleanup|interrupted|"level":[45]0/.test(l)).slice(-20).join('\n'));
           throw err;
         });
-      assert.deepEqual((await rt.leases.list()).map((l) => l.id).filter((id) => id !== 'berth-build-cache'), []);
-      assert.deepEqual((await rt.snapshots.list()).filter((x) => x.name.includes('build-')).map((x) => x.name), []);
-      assert.deepEqual(readdirSync(path.join(berthd.dataRoot, 'builder', 'tmp')), []);
+      assert.deepEqual(await leftovers(), { containers: [], leases: [], snapshots: [], tmp: [] });
     } finally {
       rmSync(ctx, { recursive: true, force: true });
     }

@@ -222,6 +222,8 @@ export class RuntimedBuildBackend implements BuildBackend {
     }
     await this.ensureLease();
     const key = this.nextKey('view');
+    // Taken now: views of concurrent stages must not share a mount point.
+    const dir = path.join(this.runDir, `view-${this.counter}`);
     const mounts = await this.rt.snapshots.view(key, chainId, { snapshotter: this.deps.snapshotter, labels: { [BUILD_LABEL]: this.id } });
     const m = mounts[0];
     const sn = this.deps.snapshotter;
@@ -238,7 +240,6 @@ export class RuntimedBuildBackend implements BuildBackend {
       this.views.add(v);
       return v;
     }
-    const dir = path.join(this.runDir, `view-${this.counter}`);
     try {
       await mountSnapshot(mounts, dir, true);
     } catch (err) {
