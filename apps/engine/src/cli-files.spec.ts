@@ -56,6 +56,28 @@ describe('docker cp and diff through berthd', { concurrency: 2 }, () => {
     await ok(['rm', id]);
   });
 
+  it('copies in and out of a stopped container\'s volumes and bind mounts, as dockerd does', async () => {
+    const vol = `berth-cp-vol-${process.pid}`;
+    const bind = path.join(dir.path, 'bind-src');
+    mkdirSync(bind);
+    writeFileSync(path.join(bind, 'x'), 'on the host\n');
+    const id = (await ok(['run', '-d', '-v', `${vol}:/data`, '-v', `${bind}:/bm:ro`, 'busybox', 'sh', '-c', 'echo in-volume > /data/f'])).trim();
+    assert.equal((await ok(['wait', id])).trim(), '0');
+    const out = path.join(dir.path, 'stopped-out');
+    mkdirSync(out);
+    await ok(['cp', `${id}:/data/f`, path.join(out, 'f')]);
+    assert.equal(readFileSync(path.join(out, 'f'), 'utf8'), 'in-volume\n');
+    await ok(['cp', `${id}:/bm/x`, path.join(out, 'x')]);
+    assert.equal(readFileSync(path.join(out, 'x'), 'utf8'), 'on the host\n');
+    await ok(['cp', path.join(out, 'x'), `${id}:/data/copied`]);
+    assert.equal(await ok(['run', '--rm', '-v', `${vol}:/v`, 'busybox', 'cat', '/v/copied']), 'on the host\n');
+    // a read-only bind mount stays read-only
+    assert.notEqual((await berth.docker(['cp', path.join(out, 'f'), `${id}:/bm/new`])).code, 0);
+    assert.equal(existsSync(path.join(bind, 'new')), false);
+    await ok(['rm', '-v', id]);
+    await ok(['volume', 'rm', vol]);
+  });
+
   it('a symlink inside the container never leads a copy out to the host', async () => {
     const marker = path.join(dir.path, 'host-marker');
     const id = (await ok(['run', '-d', 'busybox', 'sh', '-c', `ln -s ${dir.path} /escape && ln -s / /root-link && sleep 300`])).trim();

@@ -85,6 +85,13 @@ describe('images through berthd', { concurrency: false }, () => {
     const byRef = await ok(['images', '--filter', 'reference=berth-local/*', '--format', '{{.Repository}}:{{.Tag}}']);
     assert.deepEqual(byRef.trim().split('\n').sort(), ['berth-local/one:a', 'berth-local/one:b']);
     assert.equal((await ok(['images', '-q', '--filter', 'dangling=true'])).trim(), '');
+    // An image's tags in lexical order and images newest first, as dockerd lists them.
+    // (busybox was also pulled by digest: that reference is a RepoDigest, never a tag)
+    const tags = JSON.parse(await ok(['image', 'inspect', '-f', '{{json .RepoTags}}', 'busybox'])) as string[];
+    assert.deepEqual(tags, [...tags].sort());
+    assert.deepEqual(tags.filter((t) => /^(berth-local|busybox)/.test(t) || t.includes('@')), ['berth-local/one:a', 'berth-local/one:b', 'busybox:latest']);
+    const created = (await ok(['images', '--format', '{{.CreatedAt}}'])).trim().split('\n');
+    assert.deepEqual(created, [...created].sort().reverse());
     const id = (await ok(['image', 'inspect', '-f', '{{.Id}}', 'busybox'])).trim();
     assert.match(id, /^sha256:[0-9a-f]{64}$/);
     assert.equal((await ok(['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}} {{index .Config.Cmd 0}}', 'busybox'])).trim(), 'linux/amd64 sh');
@@ -157,6 +164,12 @@ describe('images through berthd', { concurrency: false }, () => {
     assert.match(newId, /^sha256:[0-9a-f]{64}$/);
     assert.equal((await berth.docker(['run', '--rm', 'berth-committed:1'])).stdout, 'committed\n');
     assert.equal((await ok(['image', 'inspect', '-f', '{{.Author}}|{{.Comment}}|{{len .RootFS.Layers}}', 'berth-committed:1'])).trim(), 'Ada|a message|2');
+    // The same changes committed again make the same layer: dockerd reuses it, so must berthd.
+    const againId = (await ok(['commit', 'berth-to-commit', 'berth-committed:2'])).trim();
+    assert.notEqual(againId, newId);
+    assert.equal((await ok(['image', 'inspect', '-f', '{{index .RootFS.Layers 1}}', 'berth-committed:2'])).trim(),
+      (await ok(['image', 'inspect', '-f', '{{index .RootFS.Layers 1}}', 'berth-committed:1'])).trim());
+    assert.equal((await berth.docker(['run', '--rm', 'berth-committed:2', 'cat', '/hello.txt'])).stdout, 'committed\n');
     await ok(['rm', 'berth-to-commit']);
   });
 

@@ -168,3 +168,25 @@ describe('berthd listeners, restarts and health', { concurrency: false }, () => 
     assert.equal((await berth.docker(['rm', '-f', id])).code, 0);
   });
 });
+
+describe('berthd with --bridge none', () => {
+  let berth: TestDaemon;
+  before(async () => {
+    berth = await startBerthd({ extraArgs: ['--bridge', 'none'] });
+  });
+  after(async () => {
+    await berth?.stop();
+  });
+
+  it('runs containers with loopback only and publishes nothing, as dockerd does', async () => {
+    const nets = await berth.docker(['network', 'ls', '--format', '{{.Name}}']);
+    assert.deepEqual(nets.stdout.trim().split('\n').sort(), ['host', 'none']);
+    const r = await berth.docker(['run', '--rm', 'busybox', 'sh', '-c', 'ls /sys/class/net']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'lo');
+    const p = await berth.docker(['run', '-d', '--name', 'bn-ports', '-p', '80', 'busybox', 'sleep', '60']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal((await berth.docker(['port', 'bn-ports'])).stdout.trim(), '');
+    await berth.docker(['rm', '-f', 'bn-ports']);
+  });
+});

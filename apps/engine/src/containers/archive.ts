@@ -5,13 +5,14 @@
  * for the duration, as dockerd does, so nothing inside it can swap a directory for a symlink meanwhile; a
  * stopped one through a private mount of its filesystem.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import {
-  closeSync, constants as C, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync,
-  readlinkSync, rmSync, symlinkSync, writeSync, type Stats,
+  closeSync, constants as C, existsSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync,
+  openSync, readlinkSync, rmSync, statSync, symlinkSync, writeSync, type Stats,
 } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import type { FastifyReply } from 'fastify';
 import { ConflictError, InvalidArgumentError, NotFoundError, PermissionDeniedError } from '@berth/errdefs';
 import { TarParser, type TarHeader } from '@berth/layer-store';
@@ -19,6 +20,8 @@ import type { Engine } from '../engine.ts';
 import { viewMounts } from './changes.ts';
 import type { Container } from './container.ts';
 import { mountSnapshot, unmount } from './rootfs.ts';
+
+const run = promisify(execFile);
 
 /** Resolves `p` inside `root`; returns the path relative to the root ('' is the root itself). */
 export function resolveInRoot(root: string, p: string, followLast: boolean): string {
@@ -92,10 +95,45 @@ async function withRoot<T>(engine: Engine, c: Container, write: boolean, fn: (ro
   const dir = path.join(engine.config.execRoot, 'containers', c.id, `cp-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`);
   mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
   await mountSnapshot(write ? mounts : viewMounts(mounts), dir, !write);
+  const submounts: string[] = [];
   try {
+    await mountUserMounts(c, dir, write, submounts);
     return await fn(dir);
   } finally {
+    for (const m of submounts.reverse()) await unmount(m);
     await unmount(dir);
+  }
+}
+
+/**
+ * A stopped container's bind mounts and local volumes, bound over its filesystem at `root` as they would be when
+ * it runs (dockerd's cp sees them too). Destinations are resolved inside the root, so a symlink in the container
+ * cannot point a mount at the host; a missing mount point is created when writing, skipped when reading.
+ */
+async function mountUserMounts(c: Container, root: string, write: boolean, done: string[]): Promise<void> {
+  const mounts = c.rec.Mounts.filter((m) => (m.Type === 'bind' || m.Type === 'volume') && m.Source)
+    .sort((a, b) => a.Destination.length - b.Destination.length);
+  for (const m of mounts) {
+    const source = m.Subpath ? path.join(m.Source, m.Subpath) : m.Source;
+    if (!existsSync(source)) continue;
+    let target: string;
+    try {
+      target = path.join(root, resolveInRoot(root, m.Destination, true));
+    } catch {
+      continue;
+    }
+    if (!existsSync(target)) {
+      if (!write) continue;
+      if (statSync(source).isDirectory()) mkdirSync(target, { recursive: true, mode: 0o755 });
+      else {
+        mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
+        closeSync(openSync(target, C.O_CREAT | C.O_WRONLY, 0o644));
+      }
+    }
+    const ro = !write || !m.RW;
+    await run('mount', ['--bind', ...(ro ? ['-o', 'ro'] : []), source, target]);
+    done.push(target);
+    if (ro) await run('mount', ['-o', 'remount,bind,ro', target]);
   }
 }
 

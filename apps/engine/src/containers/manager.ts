@@ -139,7 +139,14 @@ export class ContainerManager {
       const cmd = commandOf(config);
       const endpointsConfig = endpointsOf(req);
       // dockerd's default network mode: `default` (what the CLI sends, also as the endpoint's key) is `bridge`.
-      if (!hc.NetworkMode || hc.NetworkMode === 'default') {
+      // A daemon started with `--bridge none` has no default bridge: as with dockerd, such a container gets a network
+      // namespace with loopback only and `-p` publishes nothing (berth records the mode as `none`, without ports).
+      if ((!hc.NetworkMode || hc.NetworkMode === 'default') && this.deps.config.bridge === 'none') {
+        hc.NetworkMode = 'none';
+        hc.PortBindings = {};
+        hc.PublishAllPorts = false;
+        delete endpointsConfig.default;
+      } else if (!hc.NetworkMode || hc.NetworkMode === 'default') {
         hc.NetworkMode = 'bridge';
         if (endpointsConfig.default) {
           endpointsConfig.bridge = { ...endpointsConfig.default, ...(endpointsConfig.bridge ?? {}) };

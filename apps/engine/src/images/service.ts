@@ -130,7 +130,7 @@ export class ImageService {
       if (beforeT !== undefined && t >= beforeT) continue;
       if (sinceT !== undefined && t <= sinceT) continue;
       if (untilNs !== undefined && BigInt(t) * 1_000_000_000n > untilNs) continue;
-      let repoTags = tags.map(familiar);
+      let repoTags = repoTagsOf(tags);
       let repoDigests = this.repoDigests(e);
       const refs = f.get('reference');
       if (refs && refs.length > 0) {
@@ -152,7 +152,8 @@ export class ImageService {
         Descriptor: { mediaType: e.target.mediaType, digest: e.target.digest, size: Number(e.target.size) },
       });
     }
-    return out;
+    // newest first, as dockerd lists them (ties in a stable order)
+    return out.sort((a, b) => b.Created - a.Created || (a.Id < b.Id ? -1 : a.Id > b.Id ? 1 : 0));
   }
 
   private repoDigests(e: ImageEntry): string[] {
@@ -165,7 +166,8 @@ export class ImageService {
         // not a reference
       }
     }
-    return [...out];
+    // sorted, as dockerd's reference store lists them
+    return [...out].sort();
   }
 
   async inspect(name: string): Promise<ImageInspect> {
@@ -174,7 +176,7 @@ export class ImageService {
     const c = e.config;
     return {
       Id: e.id,
-      RepoTags: e.names.filter((n) => !isDanglingName(n)).map(familiar),
+      RepoTags: repoTagsOf(e.names.filter((n) => !isDanglingName(n))),
       RepoDigests: this.repoDigests(e),
       Parent: '',
       Comment: (c.comment as string | undefined) ?? c.history?.[c.history.length - 1]?.comment ?? '',
@@ -213,7 +215,7 @@ export class ImageService {
     if (items.length === 0) items.push({ Id: '<missing>', Created: createdSeconds(e.config), CreatedBy: '', Tags: null, Size: 0, Comment: '' });
     items.reverse();
     items[0]!.Id = e.id;
-    items[0]!.Tags = e.names.filter((n) => !isDanglingName(n)).map(familiar);
+    items[0]!.Tags = repoTagsOf(e.names.filter((n) => !isDanglingName(n)));
     return items;
   }
 
@@ -485,4 +487,9 @@ export function matchReference(pattern: string, repoTag: string): boolean {
   const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
   const name = repoTag.replace(/:[^:/]+$/, '');
   return re.test(repoTag) || re.test(name);
+}
+
+/** An image's tags as dockerd reports them: digest references (`name@sha256:…`) are RepoDigests, not tags; lexical order. */
+function repoTagsOf(names: string[]): string[] {
+  return names.filter((n) => !n.includes('@')).map(familiar).sort();
 }

@@ -93,10 +93,11 @@ export class ContentWriter {
       this.mgr.forgetIngest(this.ns, this.ref);
       return this.mgr.record(this.ns, info.digest, info.size, labels, this.lease);
     } catch (err) {
-      if (err instanceof AlreadyExistsError && want) {
-        // Someone committed the same bytes first: record ours in the namespace and report it as containerd does.
+      if (err instanceof AlreadyExistsError) {
+        // Someone committed the same bytes first (without an expected digest: the one the bytes hash to): record
+        // ours in the namespace and report it as containerd does.
         this.mgr.forgetIngest(this.ns, this.ref);
-        this.mgr.record(this.ns, want, offset, labels, this.lease);
+        this.mgr.record(this.ns, want ?? this.w.digest(), offset, labels, this.lease);
       }
       throw err;
     } finally {
@@ -221,7 +222,8 @@ export class ContentManager implements GcBackend {
       for await (const chunk of data) await w.write(chunk);
       return await w.commit(opts.total ?? 0, opts.expected ?? '', opts.labels ?? {});
     } catch (err) {
-      if (err instanceof AlreadyExistsError && opts.expected) return this.info(ns, opts.expected);
+      // The same bytes are already stored (a deterministic diff made twice): the existing blob is the result.
+      if (err instanceof AlreadyExistsError) return this.info(ns, opts.expected ?? w.digest());
       throw err;
     } finally {
       await w.close();
