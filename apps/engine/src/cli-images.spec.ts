@@ -3,7 +3,9 @@
 // against an htpasswd registry. Needs root, the loopback registry (tools/setup/services.sh) and dockerd.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run, startDockerd, startRegistry, tempDir, type PrivateDockerd, type PrivateRegistry } from '@berth/testing';
@@ -158,6 +160,23 @@ describe('images through berthd', { concurrency: false }, () => {
     assert.match(imported, /^sha256:[0-9a-f]{64}$/m);
     assert.equal((await berth.docker(['run', '--rm', 'berth-imported:1'])).stdout, 'imported\n');
     assert.equal((await berth.docker(['run', '--rm', 'berth-imported:1', 'sh', '-c', 'echo $X'])).stdout, '1\n');
+    // from a URL, as dockerd downloads it; a URL that answers 404 is an error and imports nothing
+    const server = http.createServer((req, res) => {
+      if (req.url === '/rootfs.tar') createReadStream(exported).pipe(res);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      assert.match(await ok(['import', '-c', 'CMD ["echo", "from-url"]', `http://127.0.0.1:${port}/rootfs.tar`, 'berth-imported:url']), /^sha256:[0-9a-f]{64}$/m);
+      assert.equal((await berth.docker(['run', '--rm', 'berth-imported:url'])).stdout, 'from-url\n');
+      const missing = await berth.docker(['import', `http://127.0.0.1:${port}/nothing.tar`, 'berth-imported:missing']);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /status 404/);
+      assert.notEqual((await berth.docker(['image', 'inspect', 'berth-imported:missing'])).code, 0);
+    } finally {
+      server.close();
+    }
     await ok(['rm', cid]);
     await ok(['run', '--name', 'berth-to-commit', 'busybox', 'sh', '-c', 'echo committed > /hello.txt']);
     const newId = (await ok(['commit', '-m', 'a message', '-a', 'Ada', '-c', 'CMD ["cat", "/hello.txt"]', 'berth-to-commit', 'berth-committed:1'])).trim();

@@ -2,6 +2,8 @@
  * Image endpoints. Names may hold slashes and colons (`/images/127.0.0.1:5000/busybox/json`), so the routes
  * under `/images/` take the rest of the path and split off the action at its end.
  */
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidArgumentError, NotFoundError } from '@berth/errdefs';
 import { bodyStream, parseFilters, qbool, qint, qs, queryOf, readJson, registryAuth } from '../api/query.ts';
@@ -47,8 +49,7 @@ export function imageRoutes(app: FastifyInstance, engine: Engine): void {
       return;
     }
     if (fromSrc) {
-      if (fromSrc !== '-') throw new InvalidArgumentError('importing from a URL is not supported; pipe the tarball (fromSrc=-)');
-      const body = bodyStream(request);
+      const body = fromSrc === '-' ? bodyStream(request) : await download(fromSrc);
       if (!body) throw new InvalidArgumentError('import: no tarball in the request body');
       const sink = replySink(reply);
       try {
@@ -162,4 +163,26 @@ export function imageRoutes(app: FastifyInstance, engine: Engine): void {
     engine.containers.emit(c, 'commit', { comment: qs(q, 'comment') ?? '' });
     return reply.code(201).send({ Id: id });
   });
+}
+
+/** `docker import <url>`: the tarball from an http(s) URL (no scheme: http, as dockerd). */
+async function download(src: string): Promise<Readable> {
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(src) ? src : `http://${src}`);
+  } catch {
+    throw new InvalidArgumentError(`import: invalid source URL ${src}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`import: unsupported URL scheme ${url.protocol} in ${src}`);
+  let res: Response;
+  try {
+    res = await fetch(url, { redirect: 'follow' });
+  } catch (err) {
+    throw new InvalidArgumentError(`Get "${url.href}": ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new InvalidArgumentError(`failed to GET ${url.href} with status ${res.status} ${res.statusText}`);
+  }
+  return Readable.fromWeb(res.body as WebReadableStream);
 }
