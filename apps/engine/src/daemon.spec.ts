@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, tempDir, waitFor } from '@berth/testing';
+import { Agent, WebSocket } from 'undici';
 import { runCli, startBerthd, type TestDaemon } from './test-support.ts';
 
 const MAIN = path.join(import.meta.dirname, 'main.ts');
@@ -188,5 +189,44 @@ describe('berthd with --bridge none', () => {
     assert.equal(p.code, 0, p.stderr);
     assert.equal((await berth.docker(['port', 'bn-ports'])).stdout.trim(), '');
     await berth.docker(['rm', '-f', 'bn-ports']);
+  });
+
+  it('attaches over a websocket (GET /containers/{id}/attach/ws) with a standard client', async () => {
+    const id = (await berth.docker(['run', '-di', 'busybox', 'sh', '-c', 'echo ready; while read l; do echo "got $l"; echo "err $l" >&2; done'])).stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const dispatcher = new Agent({ connect: { socketPath: berth.socket } });
+    try {
+      const ws = new WebSocket(`ws://localhost/containers/${id}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1`, { dispatcher });
+      ws.binaryType = 'arraybuffer';
+      let received = '';
+      const seen = new Promise<void>((resolve, reject) => {
+        ws.addEventListener('message', (e) => {
+          received += typeof e.data === 'string' ? e.data : Buffer.from(e.data as ArrayBuffer).toString();
+          if (/got hello[\s\S]*err hello|err hello[\s\S]*got hello/.test(received)) resolve();
+        });
+        ws.addEventListener('error', () => reject(new Error('websocket error')));
+      });
+      await new Promise<void>((resolve, reject) => {
+        ws.addEventListener('open', () => resolve());
+        ws.addEventListener('error', () => reject(new Error('the websocket did not open')));
+      });
+      ws.send(new TextEncoder().encode('hello\n'));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([seen, new Promise((_r, reject) => {
+        timer = setTimeout(() => reject(new Error(`no echo; got ${JSON.stringify(received)}`)), 15_000);
+      })]).finally(() => clearTimeout(timer));
+      // not multiplexed: the bytes are the container's output as it wrote them
+      assert.equal(received.includes('\u0001\u0000\u0000\u0000'), false);
+      const closed = new Promise<number>((resolve) => ws.addEventListener('close', (e) => resolve(e.code)));
+      ws.close(1000);
+      assert.equal(await closed, 1000);
+    } finally {
+      await dispatcher.close();
+    }
+    // without an upgrade: a 400 with Docker's error body
+    const plain = await berth.request('GET', `/containers/${id}/attach/ws?stream=1`);
+    assert.equal(plain.status, 400);
+    assert.match(JSON.parse(plain.body).message, /websocket upgrade is required/);
+    await berth.docker(['rm', '-f', id]);
   });
 });

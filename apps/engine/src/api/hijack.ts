@@ -14,6 +14,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidArgumentError, NotFoundError } from '@berth/errdefs';
 import { errorResponse } from './errors.ts';
 import { readJson, type Query } from './query.ts';
+import { closeFrame, decodeFrames, encodeFrame, handshakeResponse, OP_BINARY } from './websocket.ts';
 import { apiVersionOf, checkVersion, requestedVersion, stripVersion } from './version.ts';
 
 export interface HijackedConn {
@@ -42,29 +43,30 @@ export interface HijackRequest {
 
 export type HijackHandler = (req: HijackRequest, conn: HijackedConn) => Promise<void>;
 
-interface HijackRoute { method: string; pattern: RegExp; names: string[]; handler: HijackHandler }
+interface HijackRoute { method: string; pattern: RegExp; names: string[]; handler: HijackHandler; websocket: boolean }
 
 /** The routes that can be upgraded; each is also registered as a fastify route for the plain shape. */
 export class HijackRoutes {
   private readonly routes: HijackRoute[] = [];
 
-  add(method: string, path: string, handler: HijackHandler): void {
+  /** `websocket`: the route is upgraded to a websocket (RFC 6455) instead of docker's raw `Upgrade: tcp`. */
+  add(method: string, path: string, handler: HijackHandler, opts: { websocket?: boolean } = {}): void {
     const names: string[] = [];
     const source = path.replace(/:([a-zA-Z]+)/g, (_m, n: string) => {
       names.push(n);
       return '([^/]+)';
     });
-    this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), names, handler });
+    this.routes.push({ method, pattern: new RegExp(`^${source}/?$`), names, handler, websocket: opts.websocket === true });
   }
 
-  match(method: string, path: string): { handler: HijackHandler; params: Record<string, string> } | undefined {
+  match(method: string, path: string): { handler: HijackHandler; params: Record<string, string>; websocket: boolean } | undefined {
     for (const r of this.routes) {
       if (r.method !== method) continue;
       const m = r.pattern.exec(path);
       if (!m) continue;
       const params: Record<string, string> = {};
       r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
-      return { handler: r.handler, params };
+      return { handler: r.handler, params, websocket: r.websocket };
     }
     return undefined;
   }
@@ -138,19 +140,26 @@ export async function handleUpgrade(
     const ac = new AbortController();
     socket.on('close', () => ac.abort());
     const apiVersion = apiVersionOf(req);
+    const websocket = String(req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+    if (websocket !== match.websocket) throw new InvalidArgumentError(websocket ? 'this endpoint does not speak websocket' : 'a websocket upgrade is required');
+    // The websocket shape: the handshake is checked before anything starts; frames in and out.
+    const wsHead = websocket ? handshakeResponse(req.headers['sec-websocket-key'] as string | undefined, { 'Api-Version': apiVersion }) : '';
     const conn: HijackedConn = {
       upgraded: true,
-      input: socket,
+      input: websocket ? decodeFrames(socket, Buffer.alloc(0)) : socket,
       get begun() {
         return begun;
       },
       begin(contentType) {
         begun = true;
-        socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${apiVersion}\r\n\r\n`);
+        socket.write(websocket ? wsHead
+          : `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${apiVersion}\r\n\r\n`);
       },
-      write: (data) => writeWithBackpressure(socket, data, ac.signal),
+      write: (data) => writeWithBackpressure(socket, websocket ? encodeFrame(OP_BINARY, data) : data, ac.signal),
       end() {
-        if (!socket.writableEnded) socket.end();
+        if (socket.writableEnded) return;
+        if (websocket && begun) socket.write(closeFrame());
+        socket.end();
       },
       signal: ac.signal,
     };

@@ -58,7 +58,10 @@ export class DetachScanner {
   }
 }
 
-export async function attachContainer(engine: Engine, req: HijackRequest, conn: HijackedConn): Promise<void> {
+/** `raw`: output is never multiplexed (the websocket shape). */
+export async function attachContainer(
+  engine: Engine, req: HijackRequest, conn: HijackedConn, shape: { raw?: boolean } = {},
+): Promise<void> {
   const c = engine.containers.get(req.params.id!);
   const q = req.query;
   const stream = qbool(q, 'stream');
@@ -94,7 +97,7 @@ export async function attachContainer(engine: Engine, req: HijackRequest, conn: 
       for await (const e of readLogs(c.rec.LogPath, opts)) {
         if (stop.aborted) break;
         if (e.stream === 'stdout' ? !wantOut : !wantErr) continue;
-        await conn.write(encodeOutput(tty, e.stream === 'stdout' ? 1 : 2, e.log));
+        await conn.write(encodeOutput(tty || shape.raw === true, e.stream === 'stdout' ? 1 : 2, e.log));
       }
     } catch (err) {
       if (!stop.aborted && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

@@ -146,7 +146,9 @@ export function containerRoutes(app: FastifyInstance, engine: Engine): void {
   const attach: HijackHandler = (req, conn) => attachContainer(engine, req, conn);
   engine.hijack.add('POST', '/containers/:id/attach', attach);
   app.post('/containers/:id/attach', (request, reply) => servePlain(attach, request, reply));
+  // Websocket attach (RFC 6455 upgrade): the streams are never multiplexed, as with dockerd.
+  engine.hijack.add('GET', '/containers/:id/attach/ws', (req, conn) => attachContainer(engine, req, conn, { raw: true }), { websocket: true });
   app.get('/containers/:id/attach/ws', async () => {
-    throw new NotImplementedError('attaching over websockets is not supported; use POST /containers/{id}/attach');
+    throw new InvalidArgumentError('a websocket upgrade is required (Connection: Upgrade, Upgrade: websocket)');
   });
 }
