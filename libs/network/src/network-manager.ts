@@ -120,6 +120,15 @@ export class NetworkManager {
     return [...this.reg.networks.values()].map((n) => structuredClone(n));
   }
 
+  /**
+   * The registry's own records, not copies: for read-only hot paths (a container's network settings in `ps` and
+   * inspect are built per container, and copying every network for each was most of `GET /containers/json`).
+   * Callers must not modify them.
+   */
+  listShared(): readonly Readonly<NetworkRecord>[] {
+    return [...this.reg.networks.values()];
+  }
+
   /** Docker's lookup order: full id, exact name, then a unique id prefix. */
   get(idOrName: string): NetworkRecord {
     return structuredClone(this.reg.find(idOrName));

@@ -148,7 +148,7 @@ export class BridgeNetworking implements Networking {
   settings(c: ContainerView): NetworkSettings {
     const mode = modeOf(c.hostConfig.NetworkMode);
     const sb = c.running ? this.manager.sandbox(c.id) : undefined;
-    const byId = new Map(this.manager.list().map((n) => [n.id, n]));
+    const byId = new Map(this.manager.listShared().map((n) => [n.id, n]));
     let configured: Record<string, EndpointSettings>;
     if (mode.startsWith('container:')) configured = {};
     else if (isSpecialMode(mode)) configured = { [mode]: c.endpointsConfig[mode] ?? {} };

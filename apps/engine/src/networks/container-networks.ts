@@ -40,20 +40,20 @@ export class ContainerNetworks {
     const o = this.read(c.id);
     const out: Record<string, EndpointSettings> = { [mode]: c.endpointsConfig[mode] ?? {} };
     for (const [name, s] of Object.entries(c.endpointsConfig)) if (!(name in out)) out[name] = s;
-    for (const [name, s] of Object.entries(o.added)) out[name] = s;
+    for (const [name, s] of Object.entries(o.added)) out[name] = { ...s };
     for (const name of o.removed) delete out[name];
     return out;
   }
 
   connected(c: ContainerView, network: string, settings: EndpointSettings): void {
-    const o = this.read(c.id);
+    const o = copyOf(this.read(c.id));
     o.added[network] = settings;
     o.removed = o.removed.filter((n) => n !== network);
     this.write(c.id, o);
   }
 
   disconnected(c: ContainerView, network: string): void {
-    const o = this.read(c.id);
+    const o = copyOf(this.read(c.id));
     delete o.added[network];
     if (!o.removed.includes(network)) o.removed.push(network);
     this.write(c.id, o);
@@ -69,10 +69,13 @@ export class ContainerNetworks {
     return path.join(this.dir, `${id}.json`);
   }
 
-  /** Read once per container and kept (inspect and `ps` ask for every container). */
-  private read(id: string): Overlay {
+  /**
+   * Read once per container and kept (inspect and `ps` ask for every container). The cached object is shared:
+   * callers only read it (changes go through copyOf and write), so no per-call deep copy is needed on the hot path.
+   */
+  private read(id: string): Readonly<Overlay> {
     const cached = this.cache.get(id);
-    if (cached) return structuredClone(cached);
+    if (cached) return cached;
     const f = this.file(id);
     let o: Overlay = { added: {}, removed: [] };
     if (existsSync(f)) {
@@ -81,11 +84,15 @@ export class ContainerNetworks {
       } catch { /* unreadable: as if none */ }
     }
     this.cache.set(id, o);
-    return structuredClone(o);
+    return o;
   }
 
   private write(id: string, o: Overlay): void {
     writeAtomic(this.file(id), JSON.stringify(o), 0o600);
     this.cache.set(id, o);
   }
+}
+
+function copyOf(o: Readonly<Overlay>): Overlay {
+  return { added: { ...o.added }, removed: [...o.removed] };
 }
