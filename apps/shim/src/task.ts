@@ -142,7 +142,9 @@ export class Task extends EventEmitter<TaskEvents> implements ProcessOwner {
     if (p.consoleSize && io.terminal) io.resize(p.consoleSize.width, p.consoleSize.height);
     const proc = new ShimProcess(this, p.execId, io);
     this.execs.set(p.execId, proc);
-    this.execSpecs.set(p.execId, { ...p.process, terminal: io.terminal });
+    // The size goes into the runtime's plan too, so the pty has it before the process runs (not only after).
+    const size = p.consoleSize && io.terminal ? { consoleSize: { width: p.consoleSize.width, height: p.consoleSize.height } } : {};
+    this.execSpecs.set(p.execId, { ...p.process, terminal: io.terminal, ...size });
     this.writeExec(proc);
   }
 
