@@ -8,11 +8,10 @@ import path from 'node:path';
 
 const appDir = process.cwd();
 const pkg = JSON.parse(readFileSync(path.join(appDir, 'package.json'), 'utf8')) as {
-  berth?: { bundleDependencies?: boolean; entries?: Record<string, string>; lazyBuiltins?: boolean; directBuiltins?: boolean; splitting?: boolean; nodeFlags?: string[] };
+  berth?: { bundleDependencies?: boolean; entries?: Record<string, string>; directBuiltins?: boolean; splitting?: boolean; nodeFlags?: string[] };
 };
 const bundleDeps = pkg.berth?.bundleDependencies === true;
-const lazyBuiltins = pkg.berth?.lazyBuiltins === true;
-// "splitting": true puts what dynamic import()s reach into chunks of their own (dist/chunks/), so a CLI
+// "splitting": true puts what dynamic import()s reach into chunks of their own (dist/chunks/), so a program
 // compiles only the commands it runs. Chunk names carry content hashes; old ones are left in place (a
 // program started from the previous build may still load them).
 const splitting = pkg.berth?.splitting === true;
@@ -34,37 +33,12 @@ const externals: Plugin = {
   },
 };
 
-// "berth": { "lazyBuiltins": true } (the CLI, where start-up time is measured): a Node builtin is loaded with
-// process.getBuiltinModule() when one of its properties is first read, not when the bundle starts. An ESM
-// import of a builtin builds its facade eagerly — `node:http`'s pulls in undici (~40 ms here), `node:crypto`
-// costs ~11 ms, `node:fs`'s loads its stream classes — and most commands never touch most of them. The stub
-// is a proxy that knows the builtin's export names (taken at build time) but loads the module only on use.
-const builtinsOnDemand: Plugin = {
-  name: 'berth-lazy-builtins',
-  setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'berth-builtin', sideEffects: false }));
-    b.onLoad({ filter: /.*/, namespace: 'berth-builtin' }, (args) => {
-      const names = Object.keys(process.getBuiltinModule(args.path) as object);
-      return {
-        loader: 'js',
-        contents: `const names = ${JSON.stringify(names)};
-let real;
-const load = () => (real ??= process.getBuiltinModule(${JSON.stringify(args.path)}));
-module.exports = new Proxy({}, {
-  get: (_t, k) => (k === '__esModule' ? undefined : load()[k]),
-  has: (_t, k) => k in load(),
-  ownKeys: () => names,
-  getOwnPropertyDescriptor: (_t, k) => (names.includes(k) ? { configurable: true, enumerable: true, writable: true, value: undefined } : undefined),
-});`,
-      };
-    });
-  },
-};
-
-// "directBuiltins": true (berth-runc, started once per container operation): a `node:` import becomes a read of
-// process.getBuiltinModule()'s CommonJS object, one pure call per imported name (unused names are tree-shaken).
-// An ESM import of a builtin builds its facade eagerly (node:fs's loads its stream classes and fs/promises);
-// reading names off the CommonJS object does not. Heavy builtins the app needs rarely, it loads itself.
+// "directBuiltins": true (the programs started per command or per container: berth, berth-runc, berth-shim): a
+// `node:` import becomes a read of process.getBuiltinModule()'s CommonJS object, one pure call per imported name
+// (unused names are tree-shaken). An ESM import of a builtin builds its facade eagerly (node:fs's loads its
+// stream classes and fs/promises, node:http's undici); reading names off the CommonJS object does not. Heavy
+// builtins an app needs rarely, it loads itself where it needs them. (Proxies that load a builtin on first use
+// were tried and dropped: esbuild's namespace copies of them cost ~10 ms per process start.)
 const directBuiltins: Plugin = {
   name: 'berth-direct-builtins',
   setup(b) {
@@ -92,7 +66,7 @@ const result = await build({
   sourcemap: 'linked',
   metafile: false,
   logLevel: 'warning',
-  plugins: lazyBuiltins ? [builtinsOnDemand, externals] : pkg.berth?.directBuiltins ? [directBuiltins, externals] : [externals],
+  plugins: pkg.berth?.directBuiltins ? [directBuiltins, externals] : [externals],
   banner: {
     js: `${shebang}\nimport { createRequire as __berthCreateRequire } from 'node:module';\n`
       + 'const require = __berthCreateRequire(import.meta.url);',

@@ -1,10 +1,14 @@
+import type { LinuxSeccomp } from '@berth/oci';
+import { tempDir } from '@berth/testing';
 import assert from 'node:assert/strict';
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseSignal } from '../signals.ts';
 import { capabilityMask, capabilityNames } from './capabilities.ts';
 import { MS, parseMountOptions, parsePropagation } from './mount-options.ts';
 import { rlimitNumber, toU64 } from './rlimits.ts';
-import { seccompProfile } from './seccomp.ts';
+import { compileSeccomp, profileKey, seccompProfile } from './seccomp.ts';
 
 describe('mount options', () => {
   it('maps flags, clears, propagation and data like runc', () => {
@@ -69,5 +73,29 @@ describe('seccomp profile conversion', () => {
     ]);
     assert.deepEqual(profile.syscalls[3]!.args, [{ index: 0, value: 8n, valueTwo: 0n, op: 4 }]);
     assert.throws(() => seccompProfile({ defaultAction: 'SCMP_ACT_NOTIFY' }), /not supported/);
+  });
+});
+
+describe('compiled seccomp cache', () => {
+  it('keys profiles by content: stable, 128 bits, different for a one-character change', () => {
+    const text = JSON.stringify({ defaultAction: 0x00050001, syscalls: [{ name: 'read' }] });
+    assert.match(profileKey(text), /^[0-9a-f]{32}$/);
+    assert.equal(profileKey(text), profileKey(text));
+    const keys = new Set([text, text.replace('read', 'reae'), `${text} `, '', 'a', 'b', 'ab', 'ba'].map(profileKey));
+    assert.equal(keys.size, 8);
+  });
+
+  it('compiles once per profile and reuses the stored filter', () => {
+    using dir = tempDir('berth-seccomp-cache-');
+    const spec: LinuxSeccomp = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read', 'write', 'exit_group'], action: 'SCMP_ACT_ALLOW' }] };
+    const first = compileSeccomp(spec, dir.path);
+    assert.ok(first.bpf.length > 0 && first.bpf.length % 8 === 0, 'a BPF program of 8-byte instructions');
+    const files = readdirSync(dir.path);
+    assert.equal(files.length, 1);
+    // the second call must come from the cache file, not from libseccomp
+    writeFileSync(path.join(dir.path, files[0]!), Buffer.alloc(16, 7));
+    assert.deepEqual(compileSeccomp(spec, dir.path).bpf, Buffer.alloc(16, 7));
+    compileSeccomp({ ...spec, defaultAction: 'SCMP_ACT_KILL' }, dir.path);
+    assert.equal(readdirSync(dir.path).length, 2);
   });
 });
