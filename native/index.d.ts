@@ -49,6 +49,14 @@ export class FdWatcher {
 
 /** Spawns berth-nsexec with the plan; returns its pid and the Node end of the sync socket. */
 export function spawnHelper(helper: string, plan: Uint8Array, stdio: [number, number, number]): { pid: number; syncFd: number };
+/**
+ * Spawns `file` (searched in PATH) with posix_spawn — no copy of this process's page tables, unlike fork — and
+ * returns its pid: `fds[i]` becomes the child's fd i (-1: /dev/null), signals are reset, `setsid` starts a new
+ * session. The caller reaps it (waitExit).
+ */
+export function spawnProcess(file: string, argv: string[], env: string[], fds: number[], setsid: boolean): number;
+/** A close-on-exec memfd holding `contents`, positioned at 0 (a child's stdin, or a file for its output). */
+export function memfd(name: string, contents?: Uint8Array): number;
 /** One non-blocking receive: a message, {type: 0} at EOF, or null when nothing is waiting. */
 export function syncRecv(fd: number): SyncMessage | null;
 export function syncSend(fd: number, type: number): void;

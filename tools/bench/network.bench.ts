@@ -26,6 +26,7 @@ const PROBE = path.join(import.meta.dirname, 'net-probe.ts');
 const BERTHD = path.resolve(import.meta.dirname, '../../apps/engine/src/main.ts');
 const id = uniqueSuffix(3);
 const base = path.join(tmpdir(), `berth-netbench-${id}`);
+const BERTH_EXEC_ROOT = `/run/berth-nbench-${id}`;
 const children: ChildProcess[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
 
@@ -79,18 +80,39 @@ function api(d: Daemon, method: string, p: string, body?: unknown): Promise<{ st
 /** Alternating measurements (berth, docker, berth, …), so drift in the machine hits both alike. */
 async function alternate(
   title: string, unit: string, higherBetter: boolean, fn: (d: Daemon) => Promise<number>, ds: Daemon[], target?: number,
+  halfway?: () => Promise<void>,
 ): Promise<void> {
   const samples = ds.map(() => [] as number[]);
   for (const d of ds) await fn(d);
-  for (let i = 0; i < RUNS; i++) for (const [k, d] of ds.entries()) samples[k]!.push(await fn(d));
+  for (let i = 0; i < RUNS; i++) {
+    if (halfway && i === Math.floor(RUNS / 2)) await halfway();
+    for (const [k, d] of ds.entries()) samples[k]!.push(await fn(d));
+  }
   const medians = samples.map(median);
   const ratio = medians[0]! / medians[1]!;
   console.log(`\n## ${title} (median of ${RUNS} alternating runs)`);
   console.log(`  ${'berth'.padEnd(8)} ${medians[0]!.toFixed(2).padStart(10)} ${unit}`);
   console.log(`  ${'docker'.padEnd(8)} ${medians[1]!.toFixed(2).padStart(10)} ${unit}   berth/docker = ${ratio.toFixed(2)}×`);
+  if (halfway) {
+    const half = Math.floor(RUNS / 2);
+    const part = (from: number, to: number) => samples.map((xs) => median(xs.slice(from, to)).toFixed(2)).join(' vs ');
+    console.log(`  berth vs docker with docker's FORWARD rules first: ${part(0, half)}; with berth's first: ${part(half, RUNS)}`);
+  }
   if (target !== undefined) {
     console.log(`  target berth/docker ${higherBetter ? '≥' : '≤'} ${target}: ${(higherBetter ? ratio >= target : ratio <= target) ? 'met' : 'NOT met'}`);
   }
+}
+
+/**
+ * Bridged frames go through iptables' FORWARD chain (br_netfilter), where each daemon inserts its jump at the top
+ * when it starts: whichever started last is evaluated first and the other's traffic walks past its rules. So the
+ * bridged measurements start with berth's jump at the bottom and move it to the top half-way (what berthd itself
+ * does when it restarts): each side spends half of the runs behind the other's rules.
+ */
+async function placeBerthJump(where: 'first' | 'last'): Promise<void> {
+  const jump = ['-j', `${defaultChainPrefix(BERTH_EXEC_ROOT)}-FORWARD`];
+  await must('iptables', ['-w', '-D', 'FORWARD', ...jump]);
+  await must('iptables', ['-w', ...(where === 'first' ? ['-I', 'FORWARD', '1'] : ['-A', 'FORWARD']), ...jump]);
 }
 
 interface Setup {
@@ -123,7 +145,7 @@ async function setUp(d: Daemon, prefix: string, userSubnet: string, user2Subnet:
 }
 
 async function startBerthd(): Promise<Daemon> {
-  const execRoot = `/run/berth-nbench-${id}`;
+  const execRoot = BERTH_EXEC_ROOT;
   const socket = path.join(execRoot, 'berthd.sock');
   const sub = testSubnet();
   const cgroupParent = testCgroupParent();
@@ -190,10 +212,12 @@ async function main(): Promise<void> {
   await must('ip', ['link', 'set', outIf, 'up']);
   await must('nsenter', [`--net=${outNs}`, 'sh', '-ec', `ip link set lo up; ip addr add ${out!.prefix}.2/24 dev eth0; ip link set eth0 up`]);
 
+  await placeBerthJump('last');
   await alternate(`container → container TCP throughput, user bridge (iperf3, ${BYTES}B)`, 'Gbit/s', true,
-    (d) => iperf(of(d).s2ns, of(d).s1ip, 5201), both, 1.0);
+    (d) => iperf(of(d).s2ns, of(d).s1ip, 5201), both, 1.0, () => placeBerthJump('first'));
+  await placeBerthJump('last');
   await alternate('container → container TCP connect latency, user bridge (median of 300 connects)', 'µs', false,
-    (d) => connectLatency(of(d).s2ns, of(d).s1ip, 7000), both);
+    (d) => connectLatency(of(d).s2ns, of(d).s1ip, 7000), both, undefined, () => placeBerthJump('first'));
   await alternate(`host → published port on 127.0.0.1 (iperf3, ${BYTES}B)`, 'Gbit/s', true,
     (d) => iperf(undefined, '127.0.0.1', of(d).pub), both, 1.0);
   await alternate(`other host → published port (DNAT; iperf3, ${BYTES}B)`, 'Gbit/s', true,

@@ -54,6 +54,49 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// spawnProcess(file, argv, env ("K=V" strings), fds, setsid) → pid
+Napi::Value SpawnProcess(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string file = info[0].As<Napi::String>();
+  auto strings = [](Napi::Array a) {
+    std::vector<std::string> v;
+    for (uint32_t i = 0; i < a.Length(); i++) v.push_back(a.Get(i).As<Napi::String>());
+    return v;
+  };
+  std::vector<std::string> args = strings(info[1].As<Napi::Array>()), envs = strings(info[2].As<Napi::Array>());
+  std::vector<char *> argv, envp;
+  for (auto &a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto &v : envs) envp.push_back(v.data());
+  envp.push_back(nullptr);
+  Napi::Array fdArr = info[3].As<Napi::Array>();
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < fdArr.Length(); i++) fds.push_back(fdArr.Get(i).As<Napi::Number>().Int32Value());
+  int flags = info[4].As<Napi::Boolean>().Value() ? BERTH_SPAWN_SETSID : 0;
+  berth_err e{};
+  pid_t pid;
+  if (berth_spawn_process(file.c_str(), argv.data(), envp.data(), fds.data(), (int)fds.size(), flags, &pid, &e) < 0) {
+    return ThrowErr(env, e);
+  }
+  return Napi::Number::New(env, pid);
+}
+
+// memfd(name, contents?) → fd, positioned at 0
+Napi::Value Memfd(const Napi::CallbackInfo &info) {
+  std::string name = info[0].As<Napi::String>();
+  const void *data = nullptr;
+  size_t len = 0;
+  if (info.Length() > 1 && info[1].IsBuffer()) {
+    Napi::Buffer<uint8_t> b = info[1].As<Napi::Buffer<uint8_t>>();
+    data = b.Data();
+    len = b.Length();
+  }
+  berth_err e{};
+  int fd = berth_memfd(name.c_str(), data, len, &e);
+  if (fd < 0) return ThrowErr(info.Env(), e);
+  return Napi::Number::New(info.Env(), fd);
+}
+
 // syncRecv(fd) → { type, value, text, fd } | { type: 0 } at EOF | null when nothing is waiting
 Napi::Value SyncRecv(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -316,6 +359,8 @@ Napi::FunctionReference FdWatcher::ctor;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
+  exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcess));
+  exports.Set("memfd", Napi::Function::New(env, Memfd));
   exports.Set("syncRecv", Napi::Function::New(env, SyncRecv));
   exports.Set("syncSend", Napi::Function::New(env, SyncSend));
   exports.Set("sendFd", Napi::Function::New(env, SendFd));

@@ -113,3 +113,68 @@ out:
   if (sp[1] >= 0) close(sp[1]);
   return rc;
 }
+
+int berth_spawn_process(const char *file, char *const argv[], char *const envp[], const int *fds, int nfds, int flags,
+                        pid_t *pid, struct berth_err *e) {
+  int src[16], devnull = -1, rc = -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  bool fa_init = false, attr_init = false;
+
+  if (nfds < 0 || nfds > 16) return berth_fail(e, EINVAL, "spawn %s: %d fds (at most 16)", file, nfds);
+  for (int i = 0; i < nfds; i++) src[i] = -1;
+  /* As in berth_spawn_helper: duplicate every source above the target range first. */
+  for (int i = 0; i < nfds; i++) {
+    int fd = fds[i];
+    if (fd < 0) {
+      if (devnull < 0 && (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+        berth_fail(e, errno, "open /dev/null");
+        goto out;
+      }
+      fd = devnull;
+    }
+    src[i] = fcntl(fd, F_DUPFD_CLOEXEC, 16);
+    if (src[i] < 0) {
+      berth_fail(e, errno, "spawn %s: duplicate fd %d", file, fd);
+      goto out;
+    }
+  }
+  posix_spawn_file_actions_init(&fa);
+  fa_init = true;
+  for (int i = 0; i < nfds; i++) posix_spawn_file_actions_adddup2(&fa, src[i], i);
+
+  posix_spawnattr_init(&attr);
+  attr_init = true;
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  short sflags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (flags & BERTH_SPAWN_SETSID) sflags |= POSIX_SPAWN_SETSID;
+  posix_spawnattr_setflags(&attr, sflags);
+
+  int err = posix_spawnp(pid, file, &fa, &attr, argv, envp);
+  if (err != 0) {
+    berth_fail(e, err, "spawn %s", file);
+    goto out;
+  }
+  rc = 0;
+out:
+  if (fa_init) posix_spawn_file_actions_destroy(&fa);
+  if (attr_init) posix_spawnattr_destroy(&attr);
+  for (int i = 0; i < nfds; i++) if (src[i] >= 0) close(src[i]);
+  if (devnull >= 0) close(devnull);
+  return rc;
+}
+
+int berth_memfd(const char *name, const void *data, size_t len, struct berth_err *e) {
+  int fd = memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) return berth_fail(e, errno, "memfd_create %s", name);
+  if (len > 0 && (write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) < 0)) {
+    berth_fail(e, errno, "write memfd %s", name);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
