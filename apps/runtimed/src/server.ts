@@ -10,6 +10,8 @@ export function createGrpcServer(): grpc.Server {
   return new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    // channelz bookkeeping ran on every call (~3 ms of runtimed's CPU per `ctr run`); nothing here reads it
+    'grpc.enable_channelz': 0,
   });
 }
 

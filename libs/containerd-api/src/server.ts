@@ -45,8 +45,14 @@ export function validateNamespace(name: string): string {
 interface SurfaceCall { metadata: grpc.Metadata; on(event: 'cancelled', listener: () => void): unknown }
 
 function contextOf(method: string, call: SurfaceCall): CallContext {
-  const ac = new AbortController();
-  call.on('cancelled', () => ac.abort());
+  // The AbortController is made only for handlers that read `signal`: clients cancel most calls once they have
+  // their answer (ctr does), and aborting builds a DOMException with a stack trace each time.
+  let ac: AbortController | undefined;
+  let cancelled = false;
+  call.on('cancelled', () => {
+    cancelled = true;
+    ac?.abort();
+  });
   const first = (key: string) => {
     const v = call.metadata.get(key)[0];
     return v === undefined ? undefined : String(v);
@@ -55,7 +61,13 @@ function contextOf(method: string, call: SurfaceCall): CallContext {
     method,
     metadata: call.metadata,
     lease: first(LEASE_METADATA) || undefined,
-    signal: ac.signal,
+    get signal() {
+      if (!ac) {
+        ac = new AbortController();
+        if (cancelled) ac.abort();
+      }
+      return ac.signal;
+    },
     namespace() {
       const ns = first(NAMESPACE_METADATA);
       if (!ns) throw new FailedPreconditionError(`${method}: namespace is required`);
