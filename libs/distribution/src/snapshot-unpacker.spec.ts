@@ -59,16 +59,21 @@ describe('snapshotUnpacker in parallel', () => {
     },
   });
 
-  it('applies a layer before the one below it, commits it on top once that is done, and starts over when it needs the lowers', async () => {
+  it('applies layers before the ones below them, settles the parent directories they lack, and starts over when the lowers change where entries go', async () => {
     using d = tempDir();
     const snap = await OverlaySnapshotter.open(path.join(d.path, 's'));
     try {
       const tars = [
-        await tarOf([{ name: 'etc/', type: 'dir', mode: 0o750 }, { name: 'etc/a', body: Buffer.from('a') }, { name: 'etc/b', body: Buffer.from('b') }]),
+        await tarOf([
+          { name: 'etc/', type: 'dir', mode: 0o750 }, { name: 'etc/a', body: Buffer.from('a') }, { name: 'etc/b', body: Buffer.from('b') },
+          { name: 'usr/', type: 'dir' }, { name: 'usr/lib/', type: 'dir', mode: 0o700 }, { name: 'lib', type: 'symlink', linkname: 'usr/lib' },
+        ]),
         // Self-contained: applied detached, rebased at commit.
         await tarOf([{ name: 'etc/', type: 'dir', mode: 0o750 }, { name: 'etc/.wh.a' }, { name: 'etc/c', body: Buffer.from('c') }]),
-        // Its parent directory is only below: applied again on its parent.
-        await tarOf([{ name: 'etc/d', body: Buffer.from('d') }]),
+        // Lacks its parent directory, a directory below: applied detached, `etc` settled to the lower's metadata.
+        await tarOf([{ name: 'etc/d', body: Buffer.from('d') }, { name: 'new/deep/e', body: Buffer.from('e') }]),
+        // Lacks its parent, a symlink below: the entry belongs under usr/lib, so it is applied again on its parent.
+        await tarOf([{ name: 'lib/x', body: Buffer.from('x') }]),
       ];
       const diffIds = tars.map((t) => digestOf(t));
       const layers = tars.map((t, i) => layer(t, i, diffIds));
@@ -77,25 +82,30 @@ describe('snapshotUnpacker in parallel', () => {
         assert.equal(u.parallel, true);
         let releaseBase!: () => void;
         const baseDone = new Promise<void>((resolve) => (releaseBase = resolve));
-        const reopened = { n: 0 };
-        const top = u.apply(layers[1]!, content(tars[1]!, baseDone));
-        const third = top.then(() => undefined);
-        const next = u.apply(layers[2]!, content(tars[2]!, third, reopened));
-        // Both wait for the base; the detached one is there, parentless, not committed.
-        await waitForActive(snap, 1);
+        const reopened = [{ n: 0 }, { n: 0 }];
+        const second = u.apply(layers[1]!, content(tars[1]!, baseDone));
+        const third = u.apply(layers[2]!, content(tars[2]!, second, reopened[0]));
+        const fourth = u.apply(layers[3]!, content(tars[3]!, third, reopened[1]));
+        // All wait for the base; the detached ones are there, parentless, not committed.
+        await waitForActive(snap, 3);
         assert.equal((await snap.stat(layers[1]!.chainId).catch(() => undefined)), undefined);
         await u.apply(layers[0]!, content(tars[0]!, Promise.resolve()));
         releaseBase();
-        await Promise.all([top, next]);
-        assert.equal(reopened.n, 1, 'the layer that needs its lowers is read again');
+        await Promise.all([second, third, fourth]);
+        assert.equal(reopened[0]!.n, 0, 'a missing parent that is a directory below is settled in place');
+        assert.equal(reopened[1]!.n, 1, 'a missing parent that is a symlink below needs the layer applied again');
         for (const l of layers) {
           const info = await snap.stat(l.chainId);
           assert.deepEqual([info.kind, info.parent], ['committed', l.parentChainId]);
         }
         const target = path.join(d.path, `mnt-${inWorker}`);
-        await withMounted(await snap.view(`look-${inWorker}`, layers[2]!.chainId), target, () => {
+        await withMounted(await snap.view(`look-${inWorker}`, layers[3]!.chainId), target, () => {
           assert.deepEqual(readdirSync(path.join(target, 'etc')).sort(), ['b', 'c', 'd']);
           assert.equal(statSync(path.join(target, 'etc')).mode & 0o7777, 0o750);
+          assert.equal(statSync(path.join(target, 'new/deep')).mode & 0o7777, 0o755);
+          assert.equal(readFileSync(path.join(target, 'new/deep/e'), 'utf8'), 'e');
+          assert.equal(readFileSync(path.join(target, 'usr/lib/x'), 'utf8'), 'x');
+          assert.equal(statSync(path.join(target, 'usr/lib')).mode & 0o7777, 0o700);
         });
         await snap.remove(`look-${inWorker}`);
         for (const l of [...layers].reverse()) await snap.remove(l.chainId);

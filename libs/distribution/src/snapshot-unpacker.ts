@@ -7,13 +7,15 @@
  *
  * Layers are applied in parallel where the snapshotter can rebase (overlayfs): a layer whose parent snapshot
  * is not committed yet is applied `detached` into a parentless snapshot (its upper dir, without looking below)
- * and committed onto the parent once the layer below is done. A layer that turns out to need the layers below
- * (a parent directory or hard-link target it does not contain) is applied again, from the store, on its parent.
+ * and committed onto the parent once the layer below is done. Parent directories the layer lacks are made for
+ * it and, once the layers below are committed, given what copy-up would have given them (settleImplicitDirs).
+ * A layer that turns out to need the layers below (a hard-link target it does not contain, a lower symlink or
+ * file where it made a directory) is applied again, from the store, on its parent.
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { isAlreadyExists, isNotFound } from '@berth/errdefs';
-import { applyLayerToMounts, needsLowerLayers, type ApplyOptions, type Mount } from '@berth/layer-store';
+import { applyLayerToMounts, needsLowerLayers, overlayDirs, settleImplicitDirs, type ApplyOptions, type Mount } from '@berth/layer-store';
 import { LABEL_SNAPSHOT_REF, type Snapshotter } from '@berth/snapshotter';
 import type { UnpackLayer, Unpacker } from './pull.ts';
 import { applyLayerInWorker } from './worker-apply.ts';
@@ -60,6 +62,23 @@ export function snapshotUnpacker(snapshotter: UnpackSnapshotter, opts: SnapshotU
       await snapshotter.remove(key);
     }
   };
+  /**
+   * Directories a detached apply made for entries whose parents the layer lacks get what copy-up would have
+   * given them, from the parent chain (now committed); false when the layer must be applied on its parent.
+   */
+  const settle = async (layer: UnpackLayer, mounts: Mount[], dirs: string[]): Promise<boolean> => {
+    const probe = `settle-${randomBytes(6).toString('hex')} ${layer.chainId}`;
+    const below = await snapshotter.prepare(probe, layer.parentChainId);
+    try {
+      settleImplicitDirs(writableDir(mounts), dirs, layerDirsBelow(below));
+      return true;
+    } catch (err) {
+      if (needsLowerLayers(err)) return false;
+      throw err;
+    } finally {
+      await snapshotter.remove(probe).catch(() => {});
+    }
+  };
   /** prepare on the committed parent → apply → verified → commit. */
   const applyOnParent = async (layer: UnpackLayer, stream: Readable, verified: Promise<void>) => {
     const key = `extract-${randomBytes(6).toString('hex')} ${layer.chainId}`;
@@ -85,14 +104,16 @@ export function snapshotUnpacker(snapshotter: UnpackSnapshotter, opts: SnapshotU
       const mounts = await snapshotter.prepare(key);
       let again = false;
       try {
+        let implicit: string[] = [];
         try {
-          await applyTo(content.stream, mounts, layer, true);
+          implicit = (await applyTo(content.stream, mounts, layer, true)).implicitDirs ?? [];
         } catch (err) {
           if (!needsLowerLayers(err)) throw err;
           again = true;
         }
         await content.verified;
         await content.below;
+        if (!again && implicit.length > 0) again = !await settle(layer, mounts, implicit);
         if (!again) await commit(layer, key, layer.parentChainId);
       } catch (err) {
         await snapshotter.remove(key).catch(() => {});
@@ -104,4 +125,16 @@ export function snapshotUnpacker(snapshotter: UnpackSnapshotter, opts: SnapshotU
       }
     },
   };
+}
+
+/** The directory a parentless active snapshot's layer is written to: a bind mount's source or an overlay's upper. */
+function writableDir(mounts: Mount[]): string {
+  const m = mounts[0]!;
+  return m.type === 'overlay' ? overlayDirs(m).upper ?? m.source : m.source;
+}
+
+/** The layer directories below an active snapshot prepared on a parent, top first. */
+function layerDirsBelow(mounts: Mount[]): string[] {
+  const m = mounts[0]!;
+  return m.type === 'overlay' ? overlayDirs(m).lowers : [m.source];
 }

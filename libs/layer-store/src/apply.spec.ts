@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { imageLayers, run, tempDir } from '@berth/testing';
 import { digestOf } from '@berth/oci';
-import { applyLayer, getXattr, needsLowerLayers, whiteoutTemplate } from './index.ts';
+import { applyLayer, getXattr, needsLowerLayers, settleImplicitDirs, whiteoutTemplate } from './index.ts';
 import { describeTree, tarOf, treeDiff, type FixtureEntry } from './test-helpers.ts';
 
 /** vfs_cap_data v2 with cap_net_raw permitted and effective. */
@@ -128,7 +128,7 @@ describe('applyLayer', () => {
     }
   });
 
-  it('detached: writes what the overlay mode writes without looking below, or says the lowers are needed', async () => {
+  it('detached: writes what the overlay mode writes without looking below, reports the parents it made, or says the lowers are needed', async () => {
     using dir = tempDir();
     const tmpl = whiteoutTemplate(path.join(dir.path, 'tmpl'));
     const l1 = path.join(dir.path, 'l1');
@@ -152,21 +152,36 @@ describe('applyLayer', () => {
     assert.deepEqual(treeDiff(describeTree(attached, look), describeTree(detached, look)), []);
     assert.equal(getXattr(path.join(detached, 'data/old'), 'trusted.overlay.opaque')?.toString(), 'y');
 
-    // Entries that depend on the lowers: an implicit parent, a parent symlinked below, a hard link to a lower file.
+    // Parents the layer lacks are made and reported; settled against the lowers they become what the attached
+    // apply makes (absent below: 0755; a directory below: its mode, owner and xattrs).
     for (const entries of [
       [{ name: 'new/deep/file', data: 'implicit parents' }],
-      [{ name: 'usr/', mode: 0o755 }, { name: 'lib/libfoo.so', data: 'through the symlinked parent' }],
-      [{ name: 'bin/', mode: 0o755 }, { name: 'bin/tool-link2', type: 'link', linkname: 'bin/tool' }],
+      [{ name: 'data/old/new-file', data: 'parents that are directories below' }],
       [{ name: 'etc/', mode: 0o755 }, { name: 'etc/sub/.wh.x' }],
     ] as FixtureEntry[][]) {
-      const target = path.join(dir.path, `needs-${entries.at(-1)!.name.replace(/\W/g, '_')}`);
-      mkdirSync(target);
-      await assert.rejects(applyLayer(tarOf(entries), target, { detached: true }), (err: Error) => {
-        assert.ok(needsLowerLayers(err), `${entries.at(-1)!.name}: ${err.message}`);
-        assert.equal(err.name, 'FailedPreconditionError');
-        return true;
-      });
+      const tag = entries.at(-1)!.name.replace(/\W/g, '_');
+      const want = path.join(dir.path, `attached-${tag}`);
+      const got = path.join(dir.path, `settled-${tag}`);
+      await applyLayer(tarOf(entries), want, { whiteouts: 'overlay', lowerDirs: [l1], whiteoutTemplate: tmpl });
+      const r = await applyLayer(tarOf(entries), got, { detached: true, whiteoutTemplate: tmpl });
+      assert.ok(r.implicitDirs && r.implicitDirs.length > 0, `${tag}: reports the parents it made`);
+      settleImplicitDirs(got, r.implicitDirs, [l1]);
+      assert.deepEqual(treeDiff(describeTree(want, { xattrs: true }), describeTree(got, { xattrs: true })), [], tag);
     }
+    // A parent that is a symlink below (the entry belongs elsewhere) cannot be settled; a hard link to a lower
+    // file cannot be applied detached at all: both say the lowers are needed.
+    const symlinked = path.join(dir.path, 'symlinked');
+    const r = await applyLayer(tarOf([{ name: 'usr/', mode: 0o755 }, { name: 'lib/libfoo.so', data: 'x' }]), symlinked, { detached: true });
+    assert.deepEqual(r.implicitDirs, ['lib']);
+    assert.throws(() => settleImplicitDirs(symlinked, r.implicitDirs!, [l1]), (err: Error) => needsLowerLayers(err));
+    const linked = path.join(dir.path, 'linked');
+    mkdirSync(linked);
+    await assert.rejects(applyLayer(tarOf([{ name: 'bin/', mode: 0o755 }, { name: 'bin/tool-link2', type: 'link', linkname: 'bin/tool' }]), linked,
+      { detached: true }), (err: Error) => {
+      assert.ok(needsLowerLayers(err), err.message);
+      assert.equal(err.name, 'FailedPreconditionError');
+      return true;
+    });
   });
 
   it('reads gzip, zstd and plain streams alike and checks the expected diffID', async () => {

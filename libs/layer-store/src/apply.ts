@@ -29,6 +29,7 @@ import { TarParser } from './tar-reader.ts';
 
 export {
   WHITEOUT_PREFIX, WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, OVERLAY_OPAQUE_XATTR, LowerLayersNeededError, needsLowerLayers,
+  settleImplicitDirs,
 } from './layer-applier.ts';
 
 export interface ApplyOptions {
@@ -70,6 +71,11 @@ export interface ApplyResult {
   size: number;
   compressedSize: number;
   entries: number;
+  /**
+   * detached: directories this layer lacks that were made (0755) to hold its entries, parents first; settle
+   * them with settleImplicitDirs once the layers below are known.
+   */
+  implicitDirs?: string[];
 }
 
 const DEFAULT_MAX_RATIO = 1000;
@@ -157,5 +163,6 @@ export async function applyLayer(source: Readable | AsyncIterable<Uint8Array> | 
     if (created) rmSync(root, { recursive: true, force: true });
     throw new FailedPreconditionError(`apply layer to ${target}: diffID ${diffID} does not match the expected ${opts.expectedDiffID}`);
   }
-  return { diffID, size, compressedSize, entries: applier.entries };
+  const implicit = applier.implicitDirs.length ? { implicitDirs: applier.implicitDirs } : {};
+  return { diffID, size, compressedSize, entries: applier.entries, ...implicit };
 }

@@ -11,7 +11,7 @@ export {
 } from './gc.ts';
 export {
   applyLayer, WHITEOUT_PREFIX, WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, OVERLAY_OPAQUE_XATTR, LowerLayersNeededError, needsLowerLayers,
-  type ApplyOptions, type ApplyResult,
+  settleImplicitDirs, type ApplyOptions, type ApplyResult,
 } from './apply.ts';
 export { diffLayer, type DiffOptions } from './diff.ts';
 export { compressLayer, type CompressedLayer } from './compress.ts';

@@ -100,6 +100,8 @@ export class LayerApplier implements TarHandler {
   /** remove mode: resolved paths this layer created (kept by an opaque whiteout). */
   private readonly written = new Set<string>();
   private readonly dirTimes: [string, number, number][] = [];
+  /** detached: directories created to hold entries whose parents this layer lacks, parents first. */
+  readonly implicitDirs: string[] = [];
   private file: OpenFile | undefined;
   private skipping = false;
   private readonly root: string;
@@ -327,8 +329,14 @@ export class LayerApplier implements TarHandler {
     } else if (st && !(this.overlay && isWhiteoutStat(st))) {
       throw new UnsafeEntryError(`path ${JSON.stringify(rel)}: ${JSON.stringify(real)} is not a directory`);
     } else {
-      // Missing (or whited out in this upper): look below in overlay mode.
-      const lower = this.overlay && !st ? this.lookupLower(real) : undefined;
+      // Missing (or whited out in this upper): look below in overlay mode. Detached, the layers below are not
+      // known yet: a directory made to hold this layer's entries is recorded, and settleImplicitDirs gives it
+      // the lowers' metadata (or asks for the apply again) once they are.
+      if (this.detached && !st && !create) {
+        throw new LowerLayersNeededError(`${JSON.stringify(real)} is not in this layer: applying it needs the layers below`);
+      }
+      const lower = this.overlay && !st && !this.detached ? this.lookupLower(real) : undefined;
+      if (this.detached && !st) this.implicitDirs.push(real);
       if (lower?.st.isSymbolicLink()) {
         result = this.followLink(parent, readlinkSync(path.join(lower.dir, real)), rel, create, hops);
       } else if (lower && !lower.st.isDirectory()) {
@@ -384,6 +392,24 @@ export class LayerApplier implements TarHandler {
       }
     }
     return undefined;
+  }
+
+  /**
+   * What copy-up would have given a directory made in a detached apply: the mode, owner and xattrs of the
+   * directory the lowers have at `real` (its own times are kept: entries were created in it). Nothing when the
+   * lowers have nothing there; LowerLayersNeededError when they have something else (a symlink or a file
+   * changes where the layer's entries belong).
+   */
+  adoptLowerDir(real: string): void {
+    const lower = this.lookupLower(real);
+    if (!lower) return;
+    if (!lower.st.isDirectory()) {
+      throw new LowerLayersNeededError(`${JSON.stringify(real)} is not a directory in the layers below: applying it needs them`);
+    }
+    const abs = this.abs(real);
+    const own = lstatSync(abs);
+    this.copyUpMeta(path.join(lower.dir, real), abs, lower.st);
+    utimesSync(abs, own.atime, own.mtime);
   }
 
   private copyUpMeta(from: string, to: string, st: Stats): void {
@@ -465,4 +491,14 @@ export class LayerApplier implements TarHandler {
     }
     lutimesSync(to, st.atime, st.mtime);
   }
+}
+
+/**
+ * Settles the directories a detached apply made (ApplyResult.implicitDirs) in `upper` against the layers that
+ * turned out to be below it (`lowerDirs`, top first): each gets what copy-up would have given it. Throws
+ * LowerLayersNeededError when the layer has to be applied again on its parent instead.
+ */
+export function settleImplicitDirs(upper: string, dirs: readonly string[], lowerDirs: string[]): void {
+  const applier = new LayerApplier(upper, { whiteouts: 'overlay', lowerDirs });
+  for (const d of dirs) applier.adoptLowerDir(d);
 }
