@@ -364,12 +364,19 @@ export class ContainerManager {
     if (!c.hasTask) return;
     // A kill by the OOM killer is announced as its own event, which may trail the exit a little.
     if (exitCode === 137 && !c.oomKilled && (c.rec.HostConfig.Memory ?? 0) > 0) await sleep(100);
+    const finishedAt = exitedAt
+      ? exitedAt.toISOString().replace(/\.(\d+)Z$/, (_m, f: string) => (f.replace(/0+$/, '') ? `.${f.replace(/0+$/, '')}Z` : 'Z'))
+      : nowRfc3339Nano();
+    // The exit is made durable before the task is deleted: a daemon killed in between finds the task gone after
+    // its restart, and only this record still knows how the container ended (see ContainerTask.reconnect). An
+    // auto-removed container needs no such record: the restore removes it either way.
+    if (!c.rec.HostConfig.AutoRemove) this.store.save({ ...c.rec, State: { ...c.rec.State, ExitCode: exitCode, FinishedAt: finishedAt } });
     await this.task.cleanup(c);
     this.log.debug({ containerId: c.id }, 'task cleaned up');
     const oom = c.oomKilled;
     c.rec.State = {
       ...c.rec.State, Status: 'exited', Pid: 0, ExitCode: exitCode, Error: error, OOMKilled: oom,
-      FinishedAt: exitedAt ? exitedAt.toISOString().replace(/\.(\d+)Z$/, (_m, f: string) => (f.replace(/0+$/, '') ? `.${f.replace(/0+$/, '')}Z` : 'Z')) : nowRfc3339Nano(),
+      FinishedAt: finishedAt,
     };
     if (c.rec.State.Health) c.rec.State.Health = { ...c.rec.State.Health, Status: 'unhealthy' };
     const restart = !c.stopping && !this.closing && this.shouldRestart(c, exitCode);

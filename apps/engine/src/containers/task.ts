@@ -292,8 +292,13 @@ export class TaskRunner {
       if (!isNotFound(err)) throw err;
       await rt.containers.delete(c.id).catch(() => undefined);
       if (c.running) {
-        c.rec.State.ExitCode = c.rec.State.ExitCode || 255;
-        c.rec.State.Error = 'the container\'s task was not found after the daemon restarted';
+        // An exit recorded for this run (the daemon died between recording it and deleting the task) stands.
+        const s = c.rec.State;
+        const recorded = !!s.FinishedAt && !s.FinishedAt.startsWith('0001') && !!s.StartedAt && Date.parse(s.FinishedAt) >= Date.parse(s.StartedAt);
+        if (!recorded) {
+          s.ExitCode = s.ExitCode || 255;
+          s.Error = 'the container\'s task was not found after the daemon restarted';
+        }
       }
       return false;
     }
