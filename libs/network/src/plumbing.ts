@@ -61,6 +61,11 @@ function insideLines(c: PlumbingChange): string[] {
 
 export function plumbingScript(netnsPath: string, c: PlumbingChange, iptablesRestore: string): string {
   let s = '';
+  // No network here is IPv6: like dockerd, a new sandbox has IPv6 off on every interface (lo included, and the
+  // ones moved in later through `default`), so containers show no ::1 or fe80:: addresses.
+  if (c.fresh) {
+    s += '[ ! -d /proc/sys/net/ipv6 ] || { echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; }\n';
+  }
   s += heredoc(`nsenter --net=/proc/${process.pid}/ns/net ip -batch -`, hostLinkLines(netnsPath, c));
   s += heredoc('ip -batch -', insideLines(c));
   // Removing a default route that may not exist must not fail the script.

@@ -94,6 +94,9 @@ describe('networks and volumes through the docker CLI (issue 9 acceptance)', { c
     const other = await docker('run', '--rm', '--network', 'back', 'busybox', 'sh', '-c', `${httpGet(webIp, 80)}; nslookup web >/dev/null 2>&1 && echo resolved`);
     assert.equal(other.stdout.trim(), '', 'no route, no name from another network');
     assert.match(await ok('run', '--rm', '--network', 'front', 'busybox', 'cat', '/etc/resolv.conf'), /^nameserver 127\.0\.0\.11$/m);
+    // IPv6 off on every interface, as dockerd has it on networks without IPv6 (`ip -6 addr` prints nothing)
+    assert.equal(await ok('run', '--rm', '--network', 'front', 'busybox', 'sh', '-c',
+      'cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6 /proc/sys/net/ipv6/conf/lo/disable_ipv6; ip -6 addr'), '1\n1');
   });
 
   it('--network none has only lo, host sees the host interfaces, container: shares the stack', async () => {

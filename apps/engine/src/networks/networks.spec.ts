@@ -178,6 +178,10 @@ describe('networks extension', { concurrency: false }, () => {
     none.running = true;
     const links = await run('nsenter', [`--net=${(a.netns as { path: string }).path}`, 'ip', '-o', 'link']);
     assert.deepEqual(links.stdout.trim().split('\n').map((l) => l.split(':')[1]!.trim()), ['lo']);
+    // IPv6 off, as dockerd has it for networks without IPv6: no ::1 on lo
+    const v6 = await run('nsenter', [`--net=${(a.netns as { path: string }).path}`, 'sh', '-c',
+      'cat /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/lo/disable_ipv6; ip -6 addr']);
+    assert.equal(v6.stdout, '1\n1\n');
     const h = await net.attach(hostc);
     assert.equal(h.netns, 'host');
     const joiner = host.make('j1', { hostConfig: { NetworkMode: 'container:n1' } });
