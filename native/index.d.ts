@@ -51,10 +51,10 @@ export class FdWatcher {
 export function spawnHelper(helper: string, plan: Uint8Array, stdio: [number, number, number]): { pid: number; syncFd: number };
 /**
  * Spawns `file` (searched in PATH) with posix_spawn — no copy of this process's page tables, unlike fork — and
- * returns its pid: `fds[i]` becomes the child's fd i (-1: /dev/null), signals are reset, `setsid` starts a new
- * session. The caller reaps it (waitExit).
+ * returns its pid: `fds[i]` becomes the child's fd i (-1: /dev/null), signals are reset. The caller reaps it
+ * (waitExit).
  */
-export function spawnProcess(file: string, argv: string[], env: string[], fds: number[], setsid: boolean): number;
+export function spawnProcess(file: string, argv: string[], env: string[], fds: number[]): number;
 /** A close-on-exec memfd holding `contents`, positioned at 0 (a child's stdin, or a file for its output). */
 export function memfd(name: string, contents?: Uint8Array): number;
 /** One non-blocking receive: a message, {type: 0} at EOF, or null when nothing is waiting. */

@@ -40,7 +40,6 @@ function heredoc(cmd: string, lines: string[]): string {
   return lines.length ? `${cmd} <<'BERTH_EOF'\n${lines.join('\n')}\nBERTH_EOF\n` : '';
 }
 
-/** The script for one change, to run by `sh -e` inside the namespace `netnsPath`. */
 /** `ip -batch` lines run in the daemon's namespace: the veth pairs, their inside ends moved into `netnsPath`. */
 function hostLinkLines(netnsPath: string, c: PlumbingChange): string[] {
   return (c.plug ?? []).flatMap((p) => [
@@ -59,6 +58,7 @@ function insideLines(c: PlumbingChange): string[] {
   return inside;
 }
 
+/** The script for one change, to run by `sh -e` inside the namespace `netnsPath`. */
 export function plumbingScript(netnsPath: string, c: PlumbingChange, iptablesRestore: string): string {
   let s = '';
   // No network here is IPv6: like dockerd, a new sandbox has IPv6 off on every interface (lo included, and the

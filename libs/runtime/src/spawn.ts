@@ -49,7 +49,7 @@ export async function runCaptured(file: string, args: readonly string[], opts: R
     fds.push(out);
     const err = n.memfd('stderr');
     fds.push(err);
-    const pid = n.spawnProcess(file, [file, ...args], envList(opts.env ?? process.env), [input, out, err], false);
+    const pid = n.spawnProcess(file, [file, ...args], envList(opts.env ?? process.env), [input, out, err]);
     if (input >= 0) closeSync(fds.shift()!);
     const status = await waitExit(pid);
     return { ...status, stdout: readAll(out), stderr: readAll(err) };

@@ -54,7 +54,7 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo &info) {
   return o;
 }
 
-// spawnProcess(file, argv, env ("K=V" strings), fds, setsid) → pid
+// spawnProcess(file, argv, env ("K=V" strings), fds) → pid
 Napi::Value SpawnProcess(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string file = info[0].As<Napi::String>();
@@ -72,10 +72,9 @@ Napi::Value SpawnProcess(const Napi::CallbackInfo &info) {
   Napi::Array fdArr = info[3].As<Napi::Array>();
   std::vector<int> fds;
   for (uint32_t i = 0; i < fdArr.Length(); i++) fds.push_back(fdArr.Get(i).As<Napi::Number>().Int32Value());
-  int flags = info[4].As<Napi::Boolean>().Value() ? BERTH_SPAWN_SETSID : 0;
   berth_err e{};
   pid_t pid;
-  if (berth_spawn_process(file.c_str(), argv.data(), envp.data(), fds.data(), (int)fds.size(), flags, &pid, &e) < 0) {
+  if (berth_spawn_process(file.c_str(), argv.data(), envp.data(), fds.data(), (int)fds.size(), &pid, &e) < 0) {
     return ThrowErr(env, e);
   }
   return Napi::Number::New(env, pid);

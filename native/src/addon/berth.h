@@ -25,10 +25,8 @@ int berth_spawn_helper(const char *helper, const void *plan, size_t plan_len, co
 
 /* Spawns `file` (searched in PATH) with posix_spawn: fds[i] becomes the child's fd i (-1: /dev/null), every
  * other fd of ours stays behind (they are all close-on-exec), signal dispositions and mask are reset. */
-#define BERTH_SPAWN_SETSID 1
-int berth_spawn_process(const char *file, char *const argv[], char *const envp[], const int *fds, int nfds, int flags,
-                        pid_t *pid, struct berth_err *e);
-/* A close-on-exec memfd holding `data`, its offset back at 0. */
+int berth_spawn_process(const char *file, char *const argv[], char *const envp[], const int *fds, int nfds, pid_t *pid,
+                        struct berth_err *e);
 int berth_memfd(const char *name, const void *data, size_t len, struct berth_err *e);
 
 /* sync.c: one non-blocking receive; returns 1 with a message, 0 on EOF, -2 when nothing is waiting. */

@@ -1,6 +1,7 @@
-/* Spawns berth-nsexec with posix_spawn (CLONE_VFORK under glibc: cheap, and no code of ours runs in a
- * forked copy of Node). The helper gets stdio on 0-2, the sync socket on 3, the plan (a sealed memfd) on 4,
- * default signal dispositions (Node ignores SIGPIPE; ignored dispositions would survive exec) and no env. */
+/* Spawning with posix_spawn (CLONE_VFORK under glibc: cheap, no copy of Node's page tables, and no code of ours
+ * runs in a forked copy of Node), with default signal dispositions (Node ignores SIGPIPE; ignored dispositions
+ * would survive exec). berth-nsexec gets stdio on 0-2, the sync socket on 3, the plan (a sealed memfd) on 4 and
+ * no env; other programs (berth_spawn_process) the fds and env their caller gives. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -40,11 +41,7 @@ static int write_all(int fd, const void *buf, size_t len) {
 
 int berth_spawn_helper(const char *helper, const void *plan, size_t plan_len, const int stdio[3], pid_t *pid,
                        int *sync_fd, struct berth_err *e) {
-  int sp[2] = { -1, -1 }, planfd = -1, devnull = -1, src[3] = { -1, -1, -1 };
-  int rc = -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  bool fa_init = false, attr_init = false;
+  int sp[2] = { -1, -1 }, planfd = -1, rc = -1;
 
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
     berth_fail(e, errno, "create sync socketpair");
@@ -56,66 +53,24 @@ int berth_spawn_helper(const char *helper, const void *plan, size_t plan_len, co
     goto out;
   }
   fcntl(planfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-  /* dup2 sources above the target range so that no target clobbers a later source. */
-  for (int i = 0; i < 3; i++) {
-    int fd = stdio[i];
-    if (fd < 0) {
-      if (devnull < 0 && (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
-        berth_fail(e, errno, "open /dev/null");
-        goto out;
-      }
-      fd = devnull;
-    }
-    src[i] = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    if (src[i] < 0) {
-      berth_fail(e, errno, "duplicate stdio fd %d", fd);
-      goto out;
-    }
-  }
-  int s1 = fcntl(sp[1], F_DUPFD_CLOEXEC, 10), p1 = fcntl(planfd, F_DUPFD_CLOEXEC, 10);
-  close(sp[1]);
-  sp[1] = s1;
-  close(planfd);
-  planfd = p1;
-
-  posix_spawn_file_actions_init(&fa);
-  fa_init = true;
-  for (int i = 0; i < 3; i++) posix_spawn_file_actions_adddup2(&fa, src[i], i);
-  posix_spawn_file_actions_adddup2(&fa, sp[1], BERTH_SYNC_FD);
-  posix_spawn_file_actions_adddup2(&fa, planfd, BERTH_PLAN_FD);
-
-  posix_spawnattr_init(&attr);
-  attr_init = true;
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
+  int fds[5] = { stdio[0], stdio[1], stdio[2], -1, -1 };
+  fds[BERTH_SYNC_FD] = sp[1];
+  fds[BERTH_PLAN_FD] = planfd;
   char *const argv[] = { (char *)"berth-nsexec", NULL };
   char *const envp[] = { NULL };
-  int err = posix_spawn(pid, helper, &fa, &attr, argv, envp);
-  if (err != 0) {
-    berth_fail(e, err, "spawn %s", helper);
-    goto out;
-  }
+  if (berth_spawn_process(helper, argv, envp, fds, 5, pid, e) < 0) goto out;
   *sync_fd = sp[0];
   sp[0] = -1;
   rc = 0;
 out:
-  if (fa_init) posix_spawn_file_actions_destroy(&fa);
-  if (attr_init) posix_spawnattr_destroy(&attr);
-  for (int i = 0; i < 3; i++) if (src[i] >= 0) close(src[i]);
-  if (devnull >= 0) close(devnull);
   if (planfd >= 0) close(planfd);
   if (sp[0] >= 0) close(sp[0]);
   if (sp[1] >= 0) close(sp[1]);
   return rc;
 }
 
-int berth_spawn_process(const char *file, char *const argv[], char *const envp[], const int *fds, int nfds, int flags,
-                        pid_t *pid, struct berth_err *e) {
+int berth_spawn_process(const char *file, char *const argv[], char *const envp[], const int *fds, int nfds, pid_t *pid,
+                        struct berth_err *e) {
   int src[16], devnull = -1, rc = -1;
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
@@ -123,7 +78,7 @@ int berth_spawn_process(const char *file, char *const argv[], char *const envp[]
 
   if (nfds < 0 || nfds > 16) return berth_fail(e, EINVAL, "spawn %s: %d fds (at most 16)", file, nfds);
   for (int i = 0; i < nfds; i++) src[i] = -1;
-  /* As in berth_spawn_helper: duplicate every source above the target range first. */
+  /* dup2 sources above the target range first, so that no target clobbers a later source. */
   for (int i = 0; i < nfds; i++) {
     int fd = fds[i];
     if (fd < 0) {
@@ -150,10 +105,9 @@ int berth_spawn_process(const char *file, char *const argv[], char *const envp[]
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setsigmask(&attr, &none);
-  short sflags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
-  if (flags & BERTH_SPAWN_SETSID) sflags |= POSIX_SPAWN_SETSID;
-  posix_spawnattr_setflags(&attr, sflags);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
+  /* posix_spawnp: a file with a slash (the helper's absolute path) is not searched in PATH. */
   int err = posix_spawnp(pid, file, &fa, &attr, argv, envp);
   if (err != 0) {
     berth_fail(e, err, "spawn %s", file);
