@@ -10,7 +10,11 @@
 // Every run must be cold for both. Docker keeps what it pulled, so each run pulls a different image: the
 // images share nothing (a debian layer made unique by one extra file, plus four layers of random data), and
 // run i of berth and run i of docker pull the same image i. Everything is deleted after the comparison, so
-// deletion is never timed. `BENCH_VERBOSE=1` prints when each layer's download and pull completed.
+// deletion is never timed. `BENCH_VERBOSE=1` prints when each layer's download and pull completed (and, for the
+// library path, the CPU time the pull took). `BENCH_DIR` puts the work somewhere else than /var/tmp: on this
+// machine's root filesystem, creating files within minutes of a large deletion (an earlier benchmark's cleanup, a
+// test suite) is several times slower on both sides (perf: inode allocation in ext4's recently_deleted()), so
+// such runs measure the filesystem; a fresh filesystem (e.g. an ext4 image mounted on a loop device) does not.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -32,7 +36,10 @@ const warmup = 1;
 const randomLayers = 4;
 const randomLayerSize = 60 << 20;
 
-const work = mkdtempSync('/var/tmp/berth-bench-pull-');
+// BENCH_DIR: where the registry, the content stores and docker's data root go (default /var/tmp).
+const work = mkdtempSync(path.join(process.env.BENCH_DIR ?? '/var/tmp', 'berth-bench-pull-'));
+// berthd's data root (engine-common's tempDir) goes there too.
+if (process.env.BENCH_DIR) process.env.TMPDIR = process.env.BENCH_DIR;
 let n = 0;
 const fresh = (what: string) => {
   const d = path.join(work, `${what}-${n++}`);
@@ -141,13 +148,17 @@ try {
         const cs = await LocalContentStore.open(fresh('berth-content'));
         const snapshotter = await OverlaySnapshotter.open(fresh('berth-snapshots'), { skipCheck: true });
         const t0 = Date.now();
+        const c0 = process.cpuUsage();
         try {
           const marks: string[] = [];
           await client.pull(refs[berthRun++]!, {
             contentStore: cs, unpack: snapshotUnpacker(snapshotter),
             ...(verbose ? { onProgress: (e) => /complete/.test(e.status) && marks.push(`${e.id.slice(0, 4)} ${e.status} ${Date.now() - t0}`) } : {}),
           });
-          if (verbose) console.log(`  berth run ${berthRun}: ${Date.now() - t0} ms\n    ${marks.join(', ')}`);
+          if (verbose) {
+            const cpu = process.cpuUsage(c0);
+            console.log(`  berth run ${berthRun}: ${Date.now() - t0} ms (cpu: user ${(cpu.user / 1000).toFixed(0)} ms, system ${(cpu.system / 1000).toFixed(0)} ms)\n    ${marks.join(', ')}`);
+          }
         } finally {
           client.close();
           await snapshotter.close();

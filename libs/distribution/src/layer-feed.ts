@@ -4,10 +4,24 @@
  * that Docker sniffs too). The output ends only after `end()`, which the pull calls once the blob has been
  * verified, so a consumer never sees a clean end of unverified data. A consumer that destroys the output early
  * (an apply that failed or gave up) never holds up the writer: the rest is discarded.
+ *
+ * Without `resume`, `write` waits while the consumer is behind (backpressure). With `resume`, the writer is a
+ * download that also stores every byte, and the feed never holds it up: up to `SPILL_AFTER` bytes wait in memory;
+ * beyond that the feed stops taking chunks ("spills") and, once what it holds is consumed, reads the rest of the
+ * blob from `resume(offset)` (the stored blob, once the download has committed it). A slow extraction then no
+ * longer keeps a download slot busy (docker downloads to a file first for the same reason).
  */
 import { PassThrough, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { detectCompression } from '@berth/oci';
+
+/** Compressed bytes a feed with `resume` holds in memory before it spills. */
+export const SPILL_AFTER = 8 << 20;
+
+export interface LayerFeedOptions {
+  /** The blob's bytes from `offset` on, once all of it is stored and verified. */
+  resume?: (offset: number) => Promise<AsyncIterable<Buffer> & { destroy(): void }>;
+}
 
 export class LayerFeed {
   /** The decompressed stream. */
@@ -22,8 +36,18 @@ export class LayerFeed {
   private discarding = false;
   /** Compressed bytes written so far. */
   written = 0;
+  private readonly resume: LayerFeedOptions['resume'];
+  /** Chunks taken while the decompressor was full (only with `resume`). */
+  private queue: Buffer[] = [];
+  private queued = 0;
+  /** Compressed bytes taken (handed on or queued); once spilled, where `resume` starts. */
+  private taken = 0;
+  private spilled = false;
+  private ended = false;
+  private pumping = false;
 
-  constructor() {
+  constructor(opts: LayerFeedOptions = {}) {
+    this.resume = opts.resume;
     this.verified = new Promise<void>((resolve, reject) => {
       this.settle = (err) => (err ? reject(err) : resolve());
     });
@@ -57,31 +81,75 @@ export class LayerFeed {
     if (!inner) {
       // Four bytes tell the compression; hold tiny first chunks until they are there.
       this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
+      this.taken += chunk.length;
       if (this.head.length < 4) return;
       inner = this.start(this.head);
       chunk = this.head;
       this.head = undefined;
+    } else if (this.resume) {
+      if (this.spilled) return;
+      if (this.queued > 0 || this.pumping) {
+        if (this.queued + chunk.length > SPILL_AFTER) {
+          this.spilled = true;
+          return;
+        }
+        this.taken += chunk.length;
+        this.queue.push(chunk);
+        this.queued += chunk.length;
+        return;
+      }
+      this.taken += chunk.length;
+    } else {
+      this.taken += chunk.length;
     }
     if (!inner.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          inner.off('drain', done);
-          inner.off('close', done);
-          resolve();
-        };
-        inner.on('drain', done);
-        inner.on('close', done);
-      });
+      if (this.resume) {
+        void this.pump(inner);
+        return;
+      }
+      await drained(inner);
     }
+  }
+
+  /** With `resume`: hands queued chunks on as the decompressor drains, then the spilled rest, then the end. */
+  private async pump(inner: Transform): Promise<void> {
+    this.pumping = true;
+    try {
+      await drained(inner);
+      while (this.queue.length > 0) {
+        if (this.failed || this.discarding) return;
+        const chunk = this.queue.shift()!;
+        this.queued -= chunk.length;
+        if (!inner.write(chunk)) await drained(inner);
+      }
+      if (this.spilled && !this.failed && !this.discarding) {
+        const rest = await this.resume!(this.taken);
+        try {
+          for await (const chunk of rest) {
+            if (this.failed || this.discarding) return;
+            if (!inner.write(chunk)) await drained(inner);
+          }
+        } finally {
+          rest.destroy();
+        }
+      }
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    } finally {
+      this.pumping = false;
+    }
+    if (this.ended && !this.failed && !this.discarding) inner.end();
   }
 
   /** Ends the input; the output ends when the decompressor has flushed. */
   end(): void {
     if (this.failed) return;
+    this.ended = true;
     this.settle();
     if (this.discarding) return;
     if (!this.inner) this.start(this.head ?? Buffer.alloc(0)).end(this.head ?? Buffer.alloc(0));
-    else this.inner.end();
+    else if (!this.pumping) this.inner.end();
   }
 
   /** Fails the output with `err` (a verification or transfer failure). */
@@ -93,4 +161,16 @@ export class LayerFeed {
     this.inner?.destroy();
     this.output.destroy(err);
   }
+}
+
+function drained(inner: Transform): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      inner.off('drain', done);
+      inner.off('close', done);
+      resolve();
+    };
+    inner.on('drain', done);
+    inner.on('close', done);
+  });
 }

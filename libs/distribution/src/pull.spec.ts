@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalContentStore, applyLayer } from '@berth/layer-store';
-import { SHARED_REGISTRY, freePort, tempDir } from '@berth/testing';
+import { SHARED_REGISTRY, freePort, tempDir, waitFor } from '@berth/testing';
 import { RegistryClient, type ProgressEvent, type Unpacker } from './index.ts';
 import { startProxy } from './test-support.ts';
 
@@ -189,6 +189,35 @@ describe('unpack', () => {
       await cs2.walk((i) => void left.push(i.digest));
       const res = await client.resolve(`${SHARED_REGISTRY}/library/hello-world`);
       assert.ok(!left.includes(res.target.digest), 'no manifest stored for a failed pull');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('finishes a download whose extraction has not read yet, and the extraction reads the rest from the store', { timeout: 120_000 }, async () => {
+    using dir = tempDir();
+    const cs = await LocalContentStore.open(path.join(dir.path, 'content'));
+    const client = new RegistryClient();
+    try {
+      const root = path.join(dir.path, 'root');
+      mkdirSync(root);
+      let storedFirst = false;
+      // debian's layer (~50 MB compressed) is far more than a feed holds in memory: the download must run on
+      // into the store while this apply does not read at all (before, the download waited for it: a deadlock).
+      const r = await client.pull(`${SHARED_REGISTRY}/library/debian:latest`, {
+        contentStore: cs,
+        unpack: {
+          async apply(layer, content) {
+            await waitFor(async () => (await cs.info(layer.descriptor.digest).catch(() => undefined)) !== undefined, 'the layer blob stored', 60_000);
+            storedFirst = true;
+            await applyLayer(content.stream, root, { expectedDiffID: layer.diffId, compression: 'none' });
+            await content.verified;
+          },
+        },
+      });
+      assert.ok(storedFirst);
+      assert.equal(r.layers.length, 1);
+      assert.ok(existsSync(path.join(root, 'etc', 'debian_version')));
     } finally {
       client.close();
     }

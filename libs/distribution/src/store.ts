@@ -12,6 +12,7 @@ export interface BlobIngest {
   readonly offset: number;
   /** The blob is already committed (e.g. another pull wrote it meanwhile): nothing to write, commit only labels. */
   readonly exists?: boolean;
+  /** Appends `chunk`; once this resolves the ingest holds no reference to it (the caller may reuse it). */
   write(chunk: Buffer): Promise<void>;
   /**
    * Checks what was written against the descriptor's size and digest without committing (the FailedPreconditionError

@@ -53,7 +53,7 @@ export interface CommitOptions {
 
 export interface ContentWriter {
   readonly ref: string;
-  /** Appends at the current offset. */
+  /** Appends at the current offset; once this resolves the writer holds no reference to `data`. */
   write(data: Uint8Array): Promise<void>;
   /** Discards what was written (only 0 is supported, as in containerd). */
   truncate(size: 0): Promise<void>;

@@ -106,6 +106,7 @@ export async function runPull(ctx: Context, registries: Registries, d: PullJobDa
   if (!d.ref) throw new InvalidArgumentError('pull: reference must not be empty');
   const snapshotter = d.snapshotter || ctx.config.snapshotter;
   const client = registries.get(d.mirrors, d.insecureRegistries);
+  const started = Date.now();
   return withLease(ctx, d.namespace, async (lease) => {
     const store = new NamespacedContentStore(ctx.content, d.namespace, lease);
     let pending = Promise.resolve();
@@ -143,7 +144,7 @@ export async function runPull(ctx: Context, registries: Registries, d: PullJobDa
       ctx.events.emit(d.namespace, '/images/update', { name, labels: record.labels });
       updated = true;
     }
-    log.info({ ref: d.ref, name, digest: target.digest, downloaded: result.downloaded.length }, 'pulled');
+    log.info({ ref: d.ref, name, digest: target.digest, downloaded: result.downloaded.length, ms: Date.now() - started }, 'pulled');
     return { name, target, updated };
   });
 }
