@@ -171,6 +171,25 @@ describe('reader', () => {
     assert.deepEqual(await collect(readLogs(file)), ['line 0\n', 'line 1\n']);
   });
 
+  test('onStart: with tail 0, an entry written once the start is fixed is read, none before', async () => {
+    using dir = tempDir();
+    const file = path.join(dir.path, 'c.log');
+    const w = JsonFileWriter.open(file);
+    w.write('stdout', 'old\n');
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    const got = await collect(readLogs(file, {
+      follow: true, tail: 0, done, pollMs: 20,
+      // what an attach's client types once it is attached, answered at once
+      onStart: () => {
+        w.write('stdout', 'answer\n');
+        w.close();
+        finish();
+      },
+    }));
+    assert.deepEqual(got, ['answer\n']);
+  });
+
   test('a missing file reads as empty', async () => {
     using dir = tempDir();
     assert.deepEqual(await collect(readLogs(path.join(dir.path, 'none.log'))), []);

@@ -23,6 +23,11 @@ export interface ReadLogsOptions {
   signal?: AbortSignal;
   /** With follow: how often to look for changes if no file event arrived (default 250 ms). */
   pollMs?: number;
+  /**
+   * Called once where reading starts is fixed (`tail` applied), before anything is read: an entry written after
+   * this is read (with follow). An attach waits for it before it tells its client it is attached.
+   */
+  onStart?: () => void;
 }
 
 const CHUNK = 64 * 1024;
@@ -155,6 +160,7 @@ export async function* readLogs(file: string, opts: ReadLogsOptions = {}): Async
       }
       for (const c of cursors.splice(0, first)) await c.fh.close();
     }
+    opts.onStart?.();
     // Everything but the newest file is complete.
     while (cursors.length > 1) {
       const c = cursors.shift()!;

@@ -19,6 +19,8 @@ import { detectCompression } from '@berth/oci';
 export const SPILL_AFTER = 8 << 20;
 
 export interface LayerFeedOptions {
+  /** Decompress (default); false: the output is the input as it came (its consumer decompresses). */
+  decompress?: boolean;
   /** The blob's bytes from `offset` on, once all of it is stored and verified. */
   resume?: (offset: number) => Promise<AsyncIterable<Buffer> & { destroy(): void }>;
 }
@@ -37,6 +39,7 @@ export class LayerFeed {
   /** Compressed bytes written so far. */
   written = 0;
   private readonly resume: LayerFeedOptions['resume'];
+  private readonly decompress: boolean;
   /** Chunks taken while the decompressor was full (only with `resume`). */
   private queue: Buffer[] = [];
   private queued = 0;
@@ -48,6 +51,7 @@ export class LayerFeed {
 
   constructor(opts: LayerFeedOptions = {}) {
     this.resume = opts.resume;
+    this.decompress = opts.decompress ?? true;
     this.verified = new Promise<void>((resolve, reject) => {
       this.settle = (err) => (err ? reject(err) : resolve());
     });
@@ -63,7 +67,7 @@ export class LayerFeed {
   }
 
   private start(head: Buffer): Transform {
-    const c = detectCompression(head);
+    const c = this.decompress ? detectCompression(head) : 'none';
     const inner: Transform = c === 'gzip'
       ? zlib.createGunzip({ chunkSize: 256 * 1024 })
       : c === 'zstd' ? zlib.createZstdDecompress({ chunkSize: 256 * 1024 }) : new PassThrough();

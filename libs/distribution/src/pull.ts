@@ -43,7 +43,10 @@ export interface UnpackLayer {
 }
 
 export interface LayerContent {
-  /** The decompressed layer tar. It errors if the blob fails verification and ends only after it passed. */
+  /**
+   * The decompressed layer tar (the blob's own bytes for an unpacker with `compressed`). It errors if the blob
+   * fails verification and ends only after it passed.
+   */
   stream: Readable;
   /** Settles when the compressed blob has been verified (rejects on mismatch or transfer failure). */
   verified: Promise<void>;
@@ -53,7 +56,7 @@ export interface LayerContent {
    */
   below: Promise<void>;
   /**
-   * The decompressed layer once more, read from the store after its blob is committed: for an unpacker that
+   * The layer once more (as `stream` is), read from the store after its blob is committed: for an unpacker that
    * has to start over (e.g. a detached apply that found it needs the layers below).
    */
   reopen(): Readable;
@@ -72,6 +75,11 @@ export interface Unpacker {
   apply(layer: UnpackLayer, content: LayerContent): Promise<void>;
   /** Layers may be applied at the same time, a layer before the one below it. */
   parallel?: boolean;
+  /**
+   * `apply` gets the blob's bytes as stored (gzip, zstd or plain tar) and decompresses them itself, e.g. on the
+   * worker thread that applies them, so the pull's thread neither decompresses nor hands the larger output on.
+   */
+  compressed?: boolean;
 }
 
 export interface PullOptions {
@@ -198,6 +206,8 @@ export interface BlobFetch {
   feed?: () => LayerFeed | undefined;
   onBytes?: (written: number) => void;
   onRetry?: (attempt: number, delayMs: number, err: unknown) => void;
+  /** All bytes are in and verified; the commit (fsync, rename) follows. */
+  onVerified?: () => void;
   maxAttempts: number;
   retryDelayMs: number;
   signal?: AbortSignal;
@@ -290,6 +300,7 @@ export async function fetchBlob(f: BlobFetch): Promise<void> {
     // Verified: the feed's consumer may finish while the commit makes the blob durable (fsync, rename).
     ingest.verify();
     feed?.end();
+    f.onVerified?.();
     await ingest.commit();
   } catch (err) {
     await ingest.abort();
@@ -425,7 +436,7 @@ async function fetchLayers(
       stream: feed.output,
       verified: feed.verified,
       below: u.index > 0 ? applied[u.index - 1]!.promise : Promise.resolve(),
-      reopen: () => feedFromStore(store, u, done[u.index]!.promise, signal).output,
+      reopen: () => feedFromStore(store, u, done[u.index]!.promise, signal, !unpack!.compressed).output,
     };
     // If apply returns early, drain so the download is not held up; if it fails, stop feeding it.
     const p = unpack!.apply(u, content).then(() => void feed.output.resume(), (err: unknown) => {
@@ -449,7 +460,8 @@ async function fetchLayers(
       turn.resolve();
       return fed.promise;
     });
-    const feed = feedFromStore(store, u, turn.promise.then(() => done[u.index]!.promise), signal, (n, last) => progress.update(n, last));
+    const ready = turn.promise.then(() => done[u.index]!.promise);
+    const feed = feedFromStore(store, u, ready, signal, !unpack!.compressed, (n, last) => progress.update(n, last));
     feed.verified.then(() => fed.resolve(), () => fed.resolve());
     return startApply(u, feed, false);
   };
@@ -470,15 +482,19 @@ async function fetchLayers(
       }
     }
     if (limiter.saturated) emit?.({ id, status: 'Waiting', digest: d.digest });
-    const own = limiter.run(async () => {
-      const bytes = new ByteProgress(emit, 'Downloading', d.digest, d.size);
-      const fetched = fetchBlob({
+    const bytes = new ByteProgress(emit, 'Downloading', d.digest, d.size);
+    let fetched!: Promise<void>;
+    // The download slot is held while bytes arrive, not while the commit makes them durable: an fsync can wait
+    // for unrelated writeback (the layers being extracted) and the next download need not wait with it.
+    const own = limiter.run(() => new Promise<void>((release, reject) => {
+      fetched = fetchBlob({
         repo, store, desc: d, labels: source, signal, maxAttempts: deps.maxAttempts, retryDelayMs: deps.retryDelayMs,
         feed: () => {
           // Stream into the unpacker: any layer to unpack when it applies in parallel, else the one it waits for.
           if (!unpack || applies[u.index] || !(parallel ? needUnpack(u.index) : waitingFor === u.index)) return undefined;
           // The download never waits for the extraction: what it cannot take yet, it reads from the stored blob.
           const feed = new LayerFeed({
+            decompress: !unpack.compressed,
             resume: async (offset) => {
               await done[u.index]!.promise;
               return store.read(u.descriptor.digest, { offset });
@@ -489,7 +505,10 @@ async function fetchLayers(
         },
         onBytes: (w) => bytes.update(w),
         onRetry: (attempt, delay) => emit?.({ id, status: `Retrying in ${Math.ceil(delay / 1000)} second${delay > 1000 ? 's' : ''}`, digest: d.digest }),
+        onVerified: release,
       });
+      fetched.then(release, reject);
+    })).then(async () => {
       await fetched;
       bytes.update(d.size, true);
       emit?.({ id, status: 'Verifying Checksum', digest: d.digest });
@@ -561,12 +580,14 @@ async function fetchLayers(
 
 /**
  * A feed of a committed layer blob, read from the store once `ready` resolves (the download, when there is
- * one, has committed it). `onBytes(compressed bytes, last)` follows the reading.
+ * one, has committed it); decompressed unless the unpacker takes it as stored. `onBytes(compressed bytes,
+ * last)` follows the reading.
  */
 function feedFromStore(
-  store: BlobStore, u: UnpackLayer, ready: Promise<void>, signal: AbortSignal, onBytes?: (n: number, last: boolean) => void,
+  store: BlobStore, u: UnpackLayer, ready: Promise<void>, signal: AbortSignal, decompress: boolean,
+  onBytes?: (n: number, last: boolean) => void,
 ): LayerFeed {
-  const feed = new LayerFeed();
+  const feed = new LayerFeed({ decompress });
   void (async () => {
     try {
       await ready;

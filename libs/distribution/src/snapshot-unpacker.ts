@@ -38,10 +38,12 @@ export function snapshotUnpacker(snapshotter: UnpackSnapshotter, opts: SnapshotU
   const template = snapshotter.whiteoutTemplate;
   const parallel = (opts.parallel ?? true) && snapshotter.capabilities.includes('rebase');
   const labels = (layer: UnpackLayer) => ({ ...opts.labels, [LABEL_SNAPSHOT_REF]: layer.chainId });
+  // The layer comes as stored and is decompressed where it is applied (on the worker); the pull itself never
+  // limited the compression ratio, so only a ratio given here does.
   const applyTo = (stream: Readable, mounts: Mount[], layer: UnpackLayer, detached: boolean) => {
     const applyOpts = {
-      ...opts.apply, compression: 'none' as const, expectedDiffID: layer.diffId, ...(template ? { whiteoutTemplate: template } : {}),
-      ...(detached ? { detached } : {}),
+      maxRatio: Infinity, ...opts.apply, compression: 'auto' as const, expectedDiffID: layer.diffId,
+      ...(template ? { whiteoutTemplate: template } : {}), ...(detached ? { detached } : {}),
     };
     return (opts.inWorker ?? true) ? applyLayerInWorker(stream, mounts, applyOpts) : applyLayerToMounts(stream, mounts, applyOpts);
   };
@@ -94,6 +96,7 @@ export function snapshotUnpacker(snapshotter: UnpackSnapshotter, opts: SnapshotU
   };
   return {
     parallel,
+    compressed: true,
     exists: (layer) => committed(layer.chainId),
     async apply(layer, content) {
       if (!parallel || !layer.parentChainId || await committed(layer.parentChainId)) {

@@ -1,6 +1,7 @@
 /**
- * Applying a layer on a worker thread, so tar parsing and the file syscalls of one layer run beside the main
- * thread's downloads (HTTP, hashing, ingest writes) instead of taking turns with them.
+ * Applying a layer on a worker thread, so decompression (a pull hands over the blob's bytes as stored), tar
+ * parsing and the file syscalls of one layer run beside the main thread's downloads (HTTP, hashing, ingest
+ * writes) instead of taking turns with them.
  *
  * Protocol (main ⇄ worker, per job id):
  *   main → start {mounts, opts}            worker creates a Readable and runs applyLayerToMounts on it

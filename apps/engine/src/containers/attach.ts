@@ -78,29 +78,42 @@ export async function attachContainer(
   const fromEnd = !logs && c.hasTask;
   const since = logs || fromEnd ? undefined : nowNs();
   if (wantIn && c.rec.Config.OpenStdin && stream) await engine.containers.task.ensureStdin(c);
-  conn.begin(streamContentType(tty, req.apiVersion));
-  engine.containers.emit(c, 'attach');
 
   const detached = new AbortController();
   const stop = AbortSignal.any([detached.signal, conn.signal]);
+  const reading = wantOut || wantErr || stream;
+  let positioned!: () => void;
+  const started = new Promise<void>((resolve) => (positioned = resolve));
+  const logOpts = {
+    follow: stream,
+    done: c.taskEnds,
+    signal: stop,
+    onStart: positioned,
+    ...(since !== undefined ? { since } : {}),
+    ...(fromEnd ? { tail: 0 } : {}),
+  };
+  const entries = reading ? readLogs(c.rec.LogPath, logOpts)[Symbol.asyncIterator]() : undefined;
+  // The client may type as soon as it hears it is attached: the log is joined first, so the answer to what it
+  // types is not written before the reader has fixed where it starts (it would be skipped as "before the end").
+  const first = entries?.next();
+  first?.catch(() => {});
+  if (first) await Promise.race([started, first.then(() => undefined, () => undefined)]);
+  conn.begin(streamContentType(tty, req.apiVersion));
+  engine.containers.emit(c, 'attach');
   const inputDone = wantIn && c.rec.Config.OpenStdin && conn.input && stream ? pumpStdin(engine, c, conn, keys, detached) : undefined;
 
-  if (wantOut || wantErr || stream) {
+  if (entries && first) {
     try {
-      const opts = {
-        follow: stream,
-        done: c.taskEnds,
-        signal: stop,
-        ...(since !== undefined ? { since } : {}),
-        ...(fromEnd ? { tail: 0 } : {}),
-      };
-      for await (const e of readLogs(c.rec.LogPath, opts)) {
+      for (let r = await first; !r.done; r = await entries.next()) {
+        const e = r.value;
         if (stop.aborted) break;
         if (e.stream === 'stdout' ? !wantOut : !wantErr) continue;
         await conn.write(encodeOutput(tty || shape.raw === true, e.stream === 'stdout' ? 1 : 2, e.log));
       }
     } catch (err) {
       if (!stop.aborted && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    } finally {
+      await entries.return?.(undefined).catch(() => {});
     }
   }
   if (inputDone && !detached.signal.aborted && !stream) await inputDone;
