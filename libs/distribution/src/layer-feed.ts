@@ -43,9 +43,8 @@ export class LayerFeed {
   /** Chunks taken while the decompressor was full (only with `resume`). */
   private queue: Buffer[] = [];
   private queued = 0;
-  /** Compressed bytes taken (handed on or queued); once spilled, where `resume` starts. */
-  private taken = 0;
-  private spilled = false;
+  /** Once the feed stopped taking chunks: the offset of the first it did not take (where `resume` starts). */
+  private spilledAt: number | undefined;
   private ended = false;
   private pumping = false;
 
@@ -80,31 +79,24 @@ export class LayerFeed {
   async write(chunk: Buffer): Promise<void> {
     if (this.failed) return;
     this.written += chunk.length;
-    if (this.discarding) return;
+    if (this.discarding || this.spilledAt !== undefined) return;
+    if (this.queued > 0 || this.pumping) {
+      // Only with `resume`: the decompressor is full and the pump hands chunks on.
+      if (this.queued + chunk.length > SPILL_AFTER) this.spilledAt = this.written - chunk.length;
+      else {
+        this.queue.push(chunk);
+        this.queued += chunk.length;
+      }
+      return;
+    }
     let inner = this.inner;
     if (!inner) {
       // Four bytes tell the compression; hold tiny first chunks until they are there.
       this.head = this.head ? Buffer.concat([this.head, chunk]) : chunk;
-      this.taken += chunk.length;
       if (this.head.length < 4) return;
       inner = this.start(this.head);
       chunk = this.head;
       this.head = undefined;
-    } else if (this.resume) {
-      if (this.spilled) return;
-      if (this.queued > 0 || this.pumping) {
-        if (this.queued + chunk.length > SPILL_AFTER) {
-          this.spilled = true;
-          return;
-        }
-        this.taken += chunk.length;
-        this.queue.push(chunk);
-        this.queued += chunk.length;
-        return;
-      }
-      this.taken += chunk.length;
-    } else {
-      this.taken += chunk.length;
     }
     if (!inner.write(chunk)) {
       if (this.resume) {
@@ -126,8 +118,8 @@ export class LayerFeed {
         this.queued -= chunk.length;
         if (!inner.write(chunk)) await drained(inner);
       }
-      if (this.spilled && !this.failed && !this.discarding) {
-        const rest = await this.resume!(this.taken);
+      if (this.spilledAt !== undefined && !this.failed && !this.discarding) {
+        const rest = await this.resume!(this.spilledAt);
         try {
           for await (const chunk of rest) {
             if (this.failed || this.discarding) return;

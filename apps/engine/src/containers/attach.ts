@@ -96,8 +96,7 @@ export async function attachContainer(
   // The client may type as soon as it hears it is attached: the log is joined first, so the answer to what it
   // types is not written before the reader has fixed where it starts (it would be skipped as "before the end").
   const first = entries?.next();
-  first?.catch(() => {});
-  if (first) await Promise.race([started, first.then(() => undefined, () => undefined)]);
+  if (first) await Promise.race([started, first.then(() => {}, () => {})]);
   conn.begin(streamContentType(tty, req.apiVersion));
   engine.containers.emit(c, 'attach');
   const inputDone = wantIn && c.rec.Config.OpenStdin && conn.input && stream ? pumpStdin(engine, c, conn, keys, detached) : undefined;
