@@ -189,9 +189,10 @@ export function planCreate(spec: RuntimeSpec, ctx: CreateContext, warnings: Warn
   const proc = spec.process;
   if (!proc) throw new InvalidArgumentError('config has no process');
   const { mounts, setupDev } = planMounts(spec, ctx, cloneFlags);
-  const join = ctx.cgroup.joinPlan();
+  const join = ctx.cgroup.joinPlan(effectiveResources(spec));
   const plan: CreatePlan = {
     mode: 'create',
+    cgroupTasks: join.tasks,
     cgroupProcs: join.procs,
     joins,
     cloneFlags,
@@ -229,6 +230,7 @@ export function planExec(
   const join = cgroup.joinPlan();
   const plan: ExecPlan = {
     mode: 'exec',
+    cgroupTasks: join.tasks,
     cgroupProcs: join.procs,
     joins,
     process: planProcess(proc, spec, warnings, seccompCache),

@@ -112,6 +112,14 @@ describe('Runtime (real containers)', () => {
     assert.match(r.stdout, /^\d+:pids:\/\n\d+:memory:\/\n77\n$/);
   });
 
+  it('starts a container whose pids limit is 1 (the helper never counts against it)', async () => {
+    const r = await fx.run(['cat', '/sys/fs/cgroup/pids/pids.max'], (s) => {
+      s.linux!.resources = { ...s.linux!.resources, pids: { limit: 1 } };
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '1\n');
+  });
+
   it('makes the memory limit visible in the container and enforces it with the OOM killer', async () => {
     let ooms = 0;
     let stop = () => {};

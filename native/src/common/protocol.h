@@ -12,15 +12,18 @@
  *   Node (addon)                 berth-nsexec (helper)                 container init / exec child
  *   ------------                 ---------------------                 ---------------------------
  *   posix_spawn(helper) ───────► read plan (fd 4), close other fds
- *                                open the cgroup.procs files (and the cgroup2 dir), oom_score_adj
+ *                                move itself into the v1 cgroups ("0" to their tasks files: no
+ *                                  RCU grace period), open the cgroup.procs files left (and the
+ *                                  cgroup2 dir), oom_score_adj
  *                                setns(user first, then the others)
  *                                clone3(ns flags | CLONE_PARENT      (blocks reading the release pipe)
  *                                  [| CLONE_INTO_CGROUP]) ───────────►
  *        ◄──────── SYNC_PID(pid) ─┤
  *                                write uid_map/gid_map
  *                                release #1 ────────────────────────► setresuid(0) in a new user ns, setsid
- *                                write the child's pid to cgroup.procs  mounts (rootfs, spec mounts, /dev)
- *                                (one RCU grace period, overlapped)   … (a new cgroup ns waits for #2 first)
+ *                                write the child's pid to any           mounts (rootfs, spec mounts, /dev)
+ *                                cgroup.procs left (one RCU grace      … (a new cgroup ns waits for #2 first)
+ *                                period, overlapped)
  *                                release #2, exit(0) ───────────────►
  *        ◄─────────────────────────────────────── SYNC_HOOKS ──────── (only when the plan asks for it)
  *   run prestart/createRuntime hooks
@@ -43,7 +46,7 @@
 
 enum plan_tag {
   PLAN_MODE = 1,          /* u32: PLAN_MODE_CREATE | PLAN_MODE_EXEC */
-  PLAN_CGROUP_PROCS = 2,  /* string, repeated: cgroup.procs files the helper writes its pid to */
+  PLAN_CGROUP_PROCS = 2,  /* string, repeated: cgroup.procs files the helper writes the child's pid to */
   PLAN_NS_JOIN = 3,       /* u32 clone flag + string path, repeated */
   PLAN_CLONE_FLAGS = 4,   /* u32: namespaces to create */
   PLAN_UID_MAP = 5,       /* string: uid_map contents */
@@ -79,6 +82,7 @@ enum plan_tag {
   PLAN_MKDIR_CWD = 36,    /* u32 bool: create cwd inside the rootfs if missing */
   PLAN_SETGROUPS = 37,    /* u32 bool: call setgroups() (false in a user ns with setgroups denied) */
   PLAN_CGROUP_DIR = 38,   /* string: a cgroup2 directory to clone straight into (CLONE_INTO_CGROUP) */
+  PLAN_CGROUP_TASKS = 39, /* string, repeated: v1 tasks files the helper writes "0" to (moving itself) before cloning */
 };
 
 enum plan_mode { PLAN_MODE_CREATE = 1, PLAN_MODE_EXEC = 2 };

@@ -30,6 +30,7 @@ struct plan_rlimit { uint32_t resource; uint64_t soft, hard; };
 
 struct plan {
   uint32_t mode;
+  const char **cgroup_tasks; size_t n_cgroup_tasks;
   const char **cgroup_procs; size_t n_cgroup_procs;
   const char *cgroup_dir;
   struct ns_join *joins; size_t n_joins;

@@ -107,6 +107,10 @@ int plan_decode(const void *buf, size_t len, struct plan *p) {
         if (!(s = str_at(&x, 0, NULL))) return -1;
         PUSH(p->cgroup_procs, p->n_cgroup_procs, s);
         break;
+      case PLAN_CGROUP_TASKS:
+        if (!(s = str_at(&x, 0, NULL))) return -1;
+        PUSH(p->cgroup_tasks, p->n_cgroup_tasks, s);
+        break;
       case PLAN_CGROUP_DIR: p->cgroup_dir = str_at(&x, 0, NULL); break;
       case PLAN_NS_JOIN: {
         struct ns_join j = { .type = u32(&x), .path = str_at(&x, 4, NULL) };

@@ -8,6 +8,21 @@ import path from 'node:path';
 import type { CgroupLayout } from './layout.ts';
 import type { CgroupStats } from './stats.ts';
 
+/**
+ * How berth-nsexec puts a new process in its cgroups. Moving a process by pid (cgroup.procs) takes the kernel's
+ * global threadgroup lock for writing, which waits for an RCU grace period (7–12 ms measured here); moving
+ * only the calling thread (writing "0" to a v1 `tasks` file) does not take it. The helper is single-threaded,
+ * so it moves itself through `tasks` before cloning and the child is born in those cgroups.
+ */
+export interface JoinPlan {
+  /** v1 `tasks` files the helper writes "0" to before it clones (the child inherits them) */
+  tasks: string[];
+  /** cgroup.procs files the helper writes the child's pid to after cloning */
+  procs: string[];
+  /** a cgroup2 directory to clone the child straight into (CLONE_INTO_CGROUP) */
+  cgroupDir?: string;
+}
+
 export interface Cgroup {
   readonly layout: CgroupLayout;
   /** The container's path relative to each hierarchy root, e.g. `/docker/abc`. */
@@ -16,8 +31,11 @@ export interface Cgroup {
   dirs(): string[];
   /** The cgroup.procs files a process writes its pid to in order to join. */
   procsFiles(): string[];
-  /** How a new process joins: the cgroup2 directory to clone it into, and the cgroup.procs files left to write. */
-  joinPlan(): { procs: string[]; cgroupDir?: string };
+  /**
+   * How a new process joins (see JoinPlan). `resources`: the limits a cgroup about to be created will get;
+   * without them, the cgroup's current limits count.
+   */
+  joinPlan(resources?: LinuxResources): JoinPlan;
   /** Creates the directories (and, in v2, enables controllers on the way down), then applies `resources`. */
   create(resources?: LinuxResources): void;
   /** Applies resource limits (docker update). Unset fields are left alone. */

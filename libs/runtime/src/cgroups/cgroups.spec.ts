@@ -72,7 +72,7 @@ describe('cgroup v2 driver (fake tree)', () => {
     assert.equal(read('io.max'), '8:0 rbps=1048576');
     assert.equal(read('memory.oom.group'), '1');
     assert.deepEqual(cg.procsFiles(), [path.join(root, 'parent/ctr/cgroup.procs')]);
-    assert.deepEqual(cg.joinPlan(), { procs: [], cgroupDir: path.join(root, 'parent/ctr') }, 'cloned straight into its cgroup');
+    assert.deepEqual(cg.joinPlan(), { tasks: [], procs: [], cgroupDir: path.join(root, 'parent/ctr') }, 'cloned straight into its cgroup');
   });
 
   it('maps shares to weight as runc does', () => {
@@ -149,9 +149,18 @@ describe('cgroup v1 driver (fake tree)', () => {
     assert.equal(r('devices', 'devices.deny'), 'a *:* rwm');
     assert.equal(cg.procsFiles().length, 7);
     assert.ok(cg.procsFiles().includes(path.join(hier('unified'), 'a/b/cgroup.procs')));
+    // no pids limit: the helper moves itself into every v1 hierarchy through `tasks`, no pid to write
     const join = cg.joinPlan();
-    assert.equal(join.procs.length, 6);
+    assert.equal(join.tasks.length, 6);
+    assert.ok(join.tasks.includes(path.join(hier('pids'), 'a/b/tasks')));
+    assert.deepEqual(join.procs, []);
     assert.equal(join.cgroupDir, path.join(hier('unified'), 'a/b'));
+    // a pids limit (about to be set, or already set): the pids hierarchy gets the child's pid instead
+    const limited = cg.joinPlan({ pids: { limit: 1 } });
+    assert.deepEqual(limited.procs, [path.join(hier('pids'), 'a/b/cgroup.procs')]);
+    assert.equal(limited.tasks.length, 5);
+    cg.update({ pids: { limit: 5 } });
+    assert.deepEqual(cg.joinPlan().procs, [path.join(hier('pids'), 'a/b/cgroup.procs')]);
   });
 
   it('rejects limits the kernel would refuse, before writing anything', () => {

@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { native } from '../native.ts';
 import {
-  type Cgroup, sleep, cgNumber, cgRead, cgReadOr, cgWrite, checkResources, mkdirAll, readPids, removeCgroupDir,
+  type Cgroup, type JoinPlan, sleep, cgNumber, cgRead, cgReadOr, cgWrite, checkResources, mkdirAll, readPids, removeCgroupDir,
 } from './cgroup.ts';
 import type { CgroupLayout } from './layout.ts';
 import { type BlkioEntry, type CgroupStats, parseKeyValues, parseLimit } from './stats.ts';
@@ -37,9 +37,21 @@ export class CgroupV1 implements Cgroup {
     return this.dirs().map((d) => path.join(d, 'cgroup.procs'));
   }
 
-  joinPlan(): { procs: string[]; cgroupDir?: string } {
-    const procs = this.layout.hierarchies.map((h) => path.join(h.mountpoint, this.path, 'cgroup.procs'));
-    return this.layout.unified ? { procs, cgroupDir: path.join(this.layout.unified, this.path) } : { procs };
+  joinPlan(resources?: LinuxResources): JoinPlan {
+    // While it lives the helper counts against a pids limit (one more process than the container asked for):
+    // under a limit, the pids hierarchy gets the child by pid instead, and pays the grace period.
+    const pids = this.dir('pids');
+    const limited = pids !== undefined && (resources
+      ? (resources.pids?.limit ?? 0) > 0
+      : cgReadOr(pids, 'pids.max', 'max').trim() !== 'max');
+    const plan: JoinPlan = { tasks: [], procs: [] };
+    for (const h of this.layout.hierarchies) {
+      const dir = path.join(h.mountpoint, this.path);
+      if (limited && h.controllers.includes('pids')) plan.procs.push(path.join(dir, 'cgroup.procs'));
+      else plan.tasks.push(path.join(dir, 'tasks'));
+    }
+    if (this.layout.unified) plan.cgroupDir = path.join(this.layout.unified, this.path);
+    return plan;
   }
 
   create(resources?: LinuxResources): void {

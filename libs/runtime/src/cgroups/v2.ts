@@ -4,7 +4,7 @@ import type { LinuxDeviceCgroup, LinuxResources } from '@berth/oci';
 import { existsSync, watch } from 'node:fs';
 import path from 'node:path';
 import {
-  type Cgroup, sleep, cgNumber, cgReadOr, cgWrite, checkResources, mkdirAll, readPids, removeCgroupDir,
+  type Cgroup, type JoinPlan, sleep, cgNumber, cgReadOr, cgWrite, checkResources, mkdirAll, readPids, removeCgroupDir,
 } from './cgroup.ts';
 import { native } from '../native.ts';
 import type { CgroupLayout } from './layout.ts';
@@ -51,8 +51,8 @@ export class CgroupV2 implements Cgroup {
     return [path.join(this.dir, 'cgroup.procs')];
   }
 
-  joinPlan(): { procs: string[]; cgroupDir?: string } {
-    return { procs: [], cgroupDir: this.dir };
+  joinPlan(): JoinPlan {
+    return { tasks: [], procs: [], cgroupDir: this.dir };
   }
 
   create(resources?: LinuxResources): void {

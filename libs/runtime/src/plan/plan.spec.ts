@@ -34,7 +34,7 @@ describe('plan tags mirror native/src/common/protocol.h', () => {
 describe('encodePlan', () => {
   it('writes TLV records the C decoder reads: tag, zero, length, payload', () => {
     const plan: CreatePlan = {
-      mode: 'create', cgroupProcs: ['/sys/fs/cgroup/pids/x/cgroup.procs'], joins: [], cloneFlags: 0x20000, rootfs: '/r',
+      mode: 'create', cgroupTasks: ['/sys/fs/cgroup/cpu/x/tasks'], cgroupProcs: ['/sys/fs/cgroup/pids/x/cgroup.procs'], joins: [], cloneFlags: 0x20000, rootfs: '/r',
       rootfsPropagation: 0, readonlyRootfs: false, noPivot: false, mounts: [], devices: [], maskedPaths: [], readonlyPaths: [],
       sysctls: [], fifo: '/s/exec.fifo', hooksSync: false, mkdirCwd: true,
       process: {
@@ -67,7 +67,7 @@ describe('encodePlan', () => {
 
   it('refuses strings with NUL bytes', () => {
     assert.throws(() => encodePlan({
-      mode: 'exec', cgroupProcs: [], joins: [],
+      mode: 'exec', cgroupTasks: [], cgroupProcs: [], joins: [],
       process: { args: ['a\0b'], env: [], cwd: '/', uid: 0, gid: 0, additionalGids: [], noNewPrivileges: false, rlimits: [], terminal: false, setgroups: true },
     }), /NUL/);
   });

@@ -60,6 +60,8 @@ export interface NamespaceJoin {
 }
 
 interface CommonPlan {
+  /** v1 `tasks` files the helper writes "0" to (moving itself) before it clones the process */
+  cgroupTasks: string[];
   /** cgroup.procs files the helper writes the process's pid to */
   cgroupProcs: string[];
   /** a cgroup2 directory the process is cloned straight into (CLONE_INTO_CGROUP) */
@@ -101,6 +103,7 @@ const KIND = { fs: MountKind.FS, bind: MountKind.BIND, symlink: MountKind.SYMLIN
 export function encodePlan(plan: Plan): Buffer {
   const w = new TlvWriter();
   w.u32(PlanTag.MODE, plan.mode === 'create' ? PlanMode.CREATE : PlanMode.EXEC);
+  for (const f of plan.cgroupTasks) w.str(PlanTag.CGROUP_TASKS, f);
   for (const f of plan.cgroupProcs) w.str(PlanTag.CGROUP_PROCS, f);
   if (plan.cgroupDir) w.str(PlanTag.CGROUP_DIR, plan.cgroupDir);
   for (const j of plan.joins) {
