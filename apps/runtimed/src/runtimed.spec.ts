@@ -201,6 +201,27 @@ describe('berth-runtimed with the real ctr', { timeout: 240_000 }, () => {
     assert.equal((await c.content.readAll(result.target!.digest)).length, result.target!.size);
   });
 
+  it('reads ranges of small and large blobs through Content/Read', async () => {
+    const c = d.client;
+    const collect = async (digest: string, offset: number, size: number) => {
+      const parts: Buffer[] = [];
+      for await (const p of c.content.read(digest, offset, size)) parts.push(p);
+      return Buffer.concat(parts);
+    };
+    const small = Buffer.from('0123456789'.repeat(10));
+    const large = Buffer.alloc(3 * 1024 * 1024 + 17, 'abcdefgh'); // past the one-read size and several chunks
+    for (const [ref, data] of [['range-small', small], ['range-large', large]] as const) {
+      const digest = await c.content.write(ref, data, { labels: { 'containerd.io/gc.root': 'x' } });
+      assert.ok((await collect(digest, 0, 0)).equals(data), `${ref}: whole`);
+      assert.ok((await collect(digest, 7, 25)).equals(data.subarray(7, 32)), `${ref}: offset and size`);
+      assert.ok((await collect(digest, data.length - 5, 0)).equals(data.subarray(data.length - 5)), `${ref}: tail`);
+      assert.ok((await collect(digest, 3, data.length * 2)).equals(data.subarray(3)), `${ref}: size past the end`);
+      assert.equal((await collect(digest, data.length + 10, 0)).length, 0, `${ref}: offset past the end`);
+      await c.content.delete(digest);
+    }
+    await assert.rejects(collect(`sha256:${'1'.repeat(64)}`, 0, 0), NotFoundError);
+  });
+
   it('writes, resumes and aborts content through the Content service', async () => {
     const c = d.client;
     const data = Buffer.from('hello berth content');

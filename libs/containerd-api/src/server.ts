@@ -145,11 +145,13 @@ export function addService(server: grpc.Server, fullName: string, handlers: Serv
     } else if (h.kind === 'serverStream') {
       impl[name] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
         const ctx = contextOf(path, call);
+        const t0 = performance.now();
         Promise.resolve()
           .then(() => h.fn(call.request, ctx, (msg) => writeWithBackpressure(call, msg)))
           .then(() => call.end(), (err: unknown) => {
             if (!call.cancelled) call.emit('error', fail(err));
-          });
+          })
+          .finally(() => hooks.onDone?.(path, performance.now() - t0));
       }) as grpc.handleServerStreamingCall<unknown, unknown>;
     } else {
       impl[name] = ((call: grpc.ServerDuplexStream<unknown, unknown>) => {

@@ -38,6 +38,8 @@ export function validateDigest(digest: string): Digest {
 }
 
 const backendRef = (ns: string, ref: string) => `${ns}/${ref}`;
+/** Reads up to this size are served in one synchronous read (see readSmall). */
+const SMALL_READ = 64 * 1024;
 
 function toStatus(ref: string, s: IngestStatus): ContentStatus {
   return {
@@ -151,8 +153,21 @@ export class ContentManager implements GcBackend {
     return this.d.blobs.read(digest as Digest, { offset, ...(size > 0 ? { length: size } : {}) });
   }
 
+  /**
+   * The requested range at once when it is at most SMALL_READ bytes (manifests, indexes, configs: ctr reads
+   * each several times per `ctr run`), else undefined and the caller streams it with read().
+   */
+  readSmall(ns: string, digest: string, offset = 0, size = 0): Buffer | undefined {
+    const total = this.info(ns, digest).size;
+    const end = size > 0 ? Math.min(total, offset + size) : total;
+    if (end - offset > SMALL_READ) return undefined;
+    return this.d.blobs.readSync(digest as Digest, offset, Math.max(0, end - offset));
+  }
+
   /** Reads a whole (small) blob: manifests, indexes, configs. */
   async readAll(ns: string, digest: string): Promise<Buffer> {
+    const small = this.readSmall(ns, digest);
+    if (small) return small;
     const parts: Buffer[] = [];
     for await (const c of this.read(ns, digest)) parts.push(c as Buffer);
     return Buffer.concat(parts);

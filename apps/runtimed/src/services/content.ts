@@ -25,8 +25,14 @@ export function addContentService(server: grpc.Server, ctx: Context, content: Co
     }),
     Read: serverStream(async (req: { digest: string; offset: number; size: number }, call, send) => {
       if (req.offset < 0 || req.size < 0) throw new InvalidArgumentError(`read ${req.digest}: negative offset or size`);
+      const ns = call.namespace();
+      const small = content.readSmall(ns, req.digest, req.offset, req.size);
+      if (small) {
+        if (small.length > 0) await send({ offset: req.offset, data: small });
+        return;
+      }
       let offset = req.offset;
-      for await (const chunk of content.read(call.namespace(), req.digest, req.offset, req.size)) {
+      for await (const chunk of content.read(ns, req.digest, req.offset, req.size)) {
         await send({ offset, data: chunk as Buffer });
         offset += (chunk as Buffer).length;
       }
