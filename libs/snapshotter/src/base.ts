@@ -4,8 +4,9 @@
  *   <root>/snapshots/<id>/fs    the snapshot's tree (overlay: its upper dir; native: the full tree)
  *   <root>/snapshots/<id>/work  overlay's work dir
  * New snapshots are built in `snapshots/new-*` and renamed to `<id>` inside the transaction that creates the
- * row; removed ones are renamed to `rm-<id>` inside the transaction that deletes the row and deleted after.
- * A crash leaves at most such a directory, which `cleanup()` (run at open) removes.
+ * row; removed ones are renamed to `rm-<id>` inside the transaction that deletes the row and deleted after,
+ * in the background (remove() does not wait for it; close() does). A crash leaves at most such directories,
+ * which `cleanup()` (run at open) removes.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync } from 'node:fs';
@@ -107,6 +108,9 @@ export abstract class BaseSnapshotter implements Snapshotter {
     this.meta.transaction(() => this.meta.commit(name, key, { size: -1, inodes: -1 }, opts.labels, opts.parent));
   }
 
+  /** Trees of removed snapshots still being deleted. */
+  private readonly deleting = new Set<Promise<void>>();
+
   async remove(key: string): Promise<void> {
     const trash = this.meta.transaction(() => {
       const row = this.meta.remove(key);
@@ -118,7 +122,12 @@ export abstract class BaseSnapshotter implements Snapshotter {
       }
       return t;
     });
-    await rm(trash, { recursive: true, force: true });
+    // The snapshot is gone once its row and its directory's name are: the caller does not wait for the tree
+    // (a container's upper dir may be large; even an empty one is ~2 ms of thread-pool trips).
+    const p: Promise<void> = rm(trash, { recursive: true, force: true })
+      .catch(() => {}) // left for cleanup() at the next open
+      .finally(() => this.deleting.delete(p));
+    this.deleting.add(p);
   }
 
   async walk(fn: (info: SnapshotInfo) => void | Promise<void>, filter?: (info: SnapshotInfo) => boolean): Promise<void> {
@@ -137,6 +146,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.deleting);
     this.meta.close();
   }
 }

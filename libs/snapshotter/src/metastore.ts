@@ -55,12 +55,24 @@ export class MetaStore {
     this.db.close();
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** The statement for `sql`, compiled once (better-sqlite3 compiles again on every prepare()). */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
   }
 
   find(key: string): SnapshotRow | undefined {
-    return this.db.prepare('SELECT * FROM snapshots WHERE key = ?').get(key) as SnapshotRow | undefined;
+    return this.stmt('SELECT * FROM snapshots WHERE key = ?').get(key) as SnapshotRow | undefined;
   }
 
   get(key: string): SnapshotRow {
@@ -70,7 +82,7 @@ export class MetaStore {
   }
 
   byId(id: number): SnapshotRow {
-    return this.db.prepare('SELECT * FROM snapshots WHERE id = ?').get(id) as SnapshotRow;
+    return this.stmt('SELECT * FROM snapshots WHERE id = ?').get(id) as SnapshotRow;
   }
 
   /** The ids of a snapshot's ancestors, nearest first. */
@@ -110,7 +122,7 @@ export class MetaStore {
       parentId = p.id;
     }
     const now = Date.now();
-    const res = this.db.prepare('INSERT INTO snapshots (key, kind, parent_id, labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+    const res = this.stmt('INSERT INTO snapshots (key, kind, parent_id, labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(key, kind, parentId, JSON.stringify(labels), now, now);
     return this.byId(Number(res.lastInsertRowid));
   }
@@ -136,21 +148,21 @@ export class MetaStore {
     }
     const merged = { ...(JSON.parse(row.labels) as Record<string, string>), ...labels };
     validateLabels(merged);
-    this.db.prepare('UPDATE snapshots SET key = ?, kind = \'committed\', parent_id = ?, labels = ?, size = ?, inodes = ?, updated_at = ? WHERE id = ?')
+    this.stmt('UPDATE snapshots SET key = ?, kind = \'committed\', parent_id = ?, labels = ?, size = ?, inodes = ?, updated_at = ? WHERE id = ?')
       .run(name, parentId, JSON.stringify(merged), usage.size, usage.inodes, Date.now(), row.id);
     return this.byId(row.id);
   }
 
   setUsage(id: number, usage: Usage): void {
-    this.db.prepare('UPDATE snapshots SET size = ?, inodes = ? WHERE id = ?').run(usage.size, usage.inodes, id);
+    this.stmt('UPDATE snapshots SET size = ?, inodes = ? WHERE id = ?').run(usage.size, usage.inodes, id);
   }
 
   /** Deletes a snapshot's row; refuses when it has children. Call inside a transaction. */
   remove(key: string): SnapshotRow {
     const row = this.get(key);
-    const child = this.db.prepare('SELECT key FROM snapshots WHERE parent_id = ? LIMIT 1').get(row.id) as { key: string } | undefined;
+    const child = this.stmt('SELECT key FROM snapshots WHERE parent_id = ? LIMIT 1').get(row.id) as { key: string } | undefined;
     if (child) throw new FailedPreconditionError(`cannot remove snapshot ${key}: snapshot ${child.key} depends on it`);
-    this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(row.id);
+    this.stmt('DELETE FROM snapshots WHERE id = ?').run(row.id);
     return row;
   }
 
@@ -161,16 +173,16 @@ export class MetaStore {
         if (fp !== 'labels' && !fp.startsWith('labels.')) throw new InvalidArgumentError(`cannot update ${JSON.stringify(fp)} field on snapshot ${name}`);
       }
       const next = applyLabelUpdate(JSON.parse(row.labels) as Record<string, string>, labels, fieldpaths, `snapshot ${name}`);
-      this.db.prepare('UPDATE snapshots SET labels = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(next), Date.now(), row.id);
+      this.stmt('UPDATE snapshots SET labels = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(next), Date.now(), row.id);
       return this.byId(row.id);
     });
   }
 
   all(): SnapshotRow[] {
-    return this.db.prepare('SELECT * FROM snapshots ORDER BY id').all() as SnapshotRow[];
+    return this.stmt('SELECT * FROM snapshots ORDER BY id').all() as SnapshotRow[];
   }
 
   ids(): Set<number> {
-    return new Set((this.db.prepare('SELECT id FROM snapshots').all() as { id: number }[]).map((r) => r.id));
+    return new Set((this.stmt('SELECT id FROM snapshots').all() as { id: number }[]).map((r) => r.id));
   }
 }
