@@ -75,6 +75,8 @@ export function resizePty(fd: number, rows: number, cols: number): void;
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
 export function unmount(target: string, flags: number): void;
 export function mkfifo(path: string, mode: number): void;
+/** pipe2(O_CLOEXEC): [read end, write end]. */
+export function pipe(): [number, number];
 /** Compiles v1-style device rules (last match wins; access bits 1 mknod, 2 read, 4 write; -1 = any) into a cgroup v2
  * BPF device program and attaches it to `cgroupDir`, replacing the one attached before. */
 export function attachDeviceFilter(

@@ -34,7 +34,7 @@ export {
   waitExit, setChildSubreaper, startReaper, markForeign, exitedStatus,
   type ExitStatus, type Reaper, type ReaperOptions,
 } from './exits.ts';
-export { mount, unmount, resizePty, sendFd, mkfifo, MountFlags, UnmountFlags } from './mount.ts';
+export { mount, unmount, resizePty, sendFd, mkfifo, pipe, MountFlags, UnmountFlags } from './mount.ts';
 export { runCaptured, type CapturedRun, type RunCapturedOptions } from './spawn.ts';
 export { parseSignal } from './signals.ts';
 export {

@@ -47,7 +47,16 @@ export function sendFd(socketPath: string, fd: number, name = '/dev/ptmx'): void
   }
 }
 
-/** mkfifo(3). The shim makes the pipes for a container's stdio from FIFOs (Node has no pipe()). */
+/** pipe2(2) with O_CLOEXEC: [read end, write end] (Node has no pipe()). */
+export function pipe(): [number, number] {
+  try {
+    return native().pipe();
+  } catch (err) {
+    throw runtimeError(err, 'pipe');
+  }
+}
+
+/** mkfifo(3). The shim makes its stdin pipes from FIFOs (see apps/shim/src/pipes.ts). */
 export function mkfifo(file: string, mode = 0o600): void {
   try {
     native().mkfifo(file, mode);

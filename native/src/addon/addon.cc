@@ -223,6 +223,16 @@ Napi::Value Mkfifo(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+Napi::Value Pipe(const Napi::CallbackInfo &info) {
+  berth_err e{};
+  int fds[2];
+  if (berth_pipe(fds, &e) < 0) return ThrowErr(info.Env(), e);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Number::New(info.Env(), fds[0]));
+  out.Set(1u, Napi::Number::New(info.Env(), fds[1]));
+  return out;
+}
+
 // attachDeviceFilter(cgroupDir, [{ type: 'a'|'b'|'c', major: -1|n, minor: -1|n, access: bits, allow }])
 Napi::Value AttachDeviceFilter(const Napi::CallbackInfo &info) {
   std::string dir = info[0].As<Napi::String>();
@@ -375,6 +385,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unmount", Napi::Function::New(env, Unmount));
   exports.Set("compileSeccomp", Napi::Function::New(env, CompileSeccomp));
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("attachDeviceFilter", Napi::Function::New(env, AttachDeviceFilter));
   FdWatcher::Init(env, exports);
   return exports;

@@ -49,6 +49,8 @@ int berth_mount(const char *source, const char *target, const char *fstype, unsi
                 struct berth_err *e);
 int berth_unmount(const char *target, int flags, struct berth_err *e);
 int berth_mkfifo(const char *path, unsigned mode, struct berth_err *e);
+/* pipe2(O_CLOEXEC): fds[0] the read end, fds[1] the write end (two open file descriptions). */
+int berth_pipe(int fds[2], struct berth_err *e);
 
 /* devices.c: v1-style device rules as a cgroup v2 BPF program. type 'a', 'b' or 'c'; access bits
  * 1 = mknod, 2 = read, 4 = write; major/minor -1 = any. */

@@ -1,6 +1,7 @@
 /* Children: pidfds, reaping, the subreaper flag, eventfds (v1 OOM notifications), pty size, mounts. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -103,6 +104,11 @@ int berth_mount(const char *source, const char *target, const char *fstype, unsi
 
 int berth_unmount(const char *target, int flags, struct berth_err *e) {
   if (umount2(target, flags) < 0) return berth_fail(e, errno, "unmount %s", target);
+  return 0;
+}
+
+int berth_pipe(int fds[2], struct berth_err *e) {
+  if (pipe2(fds, O_CLOEXEC) < 0) return berth_fail(e, errno, "pipe");
   return 0;
 }
 

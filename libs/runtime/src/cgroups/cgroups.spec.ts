@@ -163,6 +163,17 @@ describe('cgroup v1 driver (fake tree)', () => {
     assert.deepEqual(cg.joinPlan().procs, [path.join(hier('pids'), 'a/b/cgroup.procs')]);
   });
 
+  it('skips an allow rule repeated without a deny in between, keeps one after a deny', () => {
+    const dev = (allow: boolean, minor: number) => ({ allow, type: 'c', major: 1, minor, access: 'rwm' });
+    const r = (f: string) => readFileSync(path.join(hier('devices'), 'a/b', f), 'utf8');
+    // a plain file keeps only the last write: a skipped repeat leaves the rule before it
+    cg.update({ devices: [{ allow: false, access: 'rwm' }, dev(true, 3), dev(true, 5), dev(true, 3)] });
+    assert.equal(r('devices.allow'), 'c 1:5 rwm');
+    cg.update({ devices: [{ allow: false, access: 'rwm' }, dev(true, 3), dev(false, 9), dev(true, 3)] });
+    assert.equal(r('devices.allow'), 'c 1:3 rwm');
+    assert.equal(r('devices.deny'), 'c 1:9 rwm');
+  });
+
   it('rejects limits the kernel would refuse, before writing anything', () => {
     assert.throws(() => cg.update({ memory: { limit: 1024 } }), /below the minimum/);
     assert.throws(() => cg.update({ memory: { limit: 64 * 1024 * 1024, swap: 1024 * 1024 * 10 } }), /must not be lower/);
