@@ -31,6 +31,8 @@ export interface GcResult { removedContent: number; removedSnapshots: number; re
 export interface GarbageCollector {
   /** Runs a collection soon (after deletions), coalescing bursts. */
   schedule(): void;
+  /** schedule(), unless dropping these references cannot have left anything to collect. */
+  scheduleFor(ns: string, refs: Array<{ type: string; id: string }>): void;
   /** Runs a collection now (after any running one) and reports what it removed. */
   collect(): Promise<GcResult>;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { tempDir } from '@berth/testing';
 import { toTimestamp } from '@berth/containerd-api';
-import { markAndSweep } from './gc.ts';
+import { containerRefs, markAndSweep, mayFree } from './gc.ts';
 import { ContainerStore } from './metadata/containers.ts';
 import { ContentMeta } from './metadata/content-meta.ts';
 import { openDb } from './metadata/db.ts';
@@ -111,6 +111,39 @@ describe('garbage collection (mark and sweep)', () => {
     assert.deepEqual(plan2.content.length, 4);
     assert.deepEqual(plan2.snapshots.map((s) => s.key).sort(), ['c1', 'c2']);
     assert.ok(toTimestamp(0));
+    db.close();
+  });
+});
+
+describe('whether a deletion may leave garbage (mayFree)', () => {
+  it('is false only for snapshots that are gone or still a container\'s rootfs', () => {
+    using dir = tempDir();
+    const db = openDb(dir.path);
+    const snaps = new SnapshotMeta(db);
+    const containers = new ContainerStore(db);
+    for (const key of ['used', 'free']) {
+      snaps.insert({ namespace: 'n', snapshotter: 'overlayfs', key, backend_key: `n/${key}`, parent: '', kind: 'ACTIVE', labels: '{}' });
+    }
+    const ctr = {
+      id: 'c', labels: {}, image: '', runtime: { name: 'io.containerd.runc.v2', options: null },
+      spec: { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: Buffer.from('{}') },
+      snapshotter: 'overlayfs', snapshotKey: 'used', createdAt: null, updatedAt: null, extensions: {},
+    };
+    containers.create('n', ctr);
+    const snap = (id: string, snapshotter = 'overlayfs') => ({ type: `snapshots/${snapshotter}`, id });
+    assert.equal(mayFree(db, 'n', []), false);
+    assert.equal(mayFree(db, 'n', [snap('used')]), false, 'a container still holds it');
+    assert.equal(mayFree(db, 'n', [snap('gone')]), false, 'no such snapshot');
+    assert.equal(mayFree(db, 'n', [snap('used'), snap('free')]), true, 'nothing else holds "free"');
+    assert.equal(mayFree(db, 'n', [snap('used', 'native')]), false, 'another snapshotter: no such snapshot');
+    assert.equal(mayFree(db, 'other', [snap('used')]), false, 'another namespace: no such snapshot');
+    assert.equal(mayFree(db, 'n', [{ type: 'content', id: D('1') }]), true);
+    assert.equal(mayFree(db, 'n', [{ type: 'ingests', id: 'ref' }]), true);
+    // A deleted container's refs: its snapshot, and what its gc labels reference.
+    assert.deepEqual(containerRefs(ctr), [snap('used')]);
+    assert.deepEqual(containerRefs({ ...ctr, snapshotKey: '', labels: { 'containerd.io/gc.ref.content.x': D('2') } }), [{ type: 'content', id: D('2') }]);
+    containers.delete('n', 'c');
+    assert.equal(mayFree(db, 'n', containerRefs(ctr)), true, 'its snapshot is now held by nothing');
     db.close();
   });
 });

@@ -3,6 +3,7 @@ import { addService, serverStream, unary, type Container, type FieldMask, type S
 import type * as grpc from '@grpc/grpc-js';
 import { FailedPreconditionError } from '@berth/errdefs';
 import type { Context } from '../context.ts';
+import { containerRefs } from '../gc.ts';
 
 /** `hasTask`: a container whose task still exists is not deleted (its rootfs snapshot is mounted). */
 export function addContainersService(
@@ -32,9 +33,10 @@ export function addContainersService(
     Delete: unary((req: { id: string }, call) => {
       const ns = call.namespace();
       if (hasTask(ns, req.id)) throw new FailedPreconditionError(`delete container ${req.id}: it has a task; delete the task first`);
+      const held = containerRefs(ctx.containers.get(ns, req.id));
       ctx.containers.delete(ns, req.id);
       ctx.events.emit(ns, '/containers/delete', { id: req.id });
-      ctx.gc.schedule();
+      ctx.gc.scheduleFor(ns, held);
       return {};
     }),
   }, hooks);

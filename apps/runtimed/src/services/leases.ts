@@ -11,9 +11,11 @@ export function addLeasesService(server: grpc.Server, ctx: Context, hooks: Serve
       return { lease: ctx.leases.create(ns, req.id, req.labels ?? {}) };
     }),
     Delete: unary(async (req: { id: string; sync: boolean }, call) => {
-      ctx.leases.delete(call.namespace(), req.id);
+      const ns = call.namespace();
+      const held = ctx.leases.exists(ns, req.id) ? ctx.leases.resources(ns, req.id) : [];
+      ctx.leases.delete(ns, req.id);
       if (req.sync) await ctx.gc.collect();
-      else ctx.gc.schedule();
+      else ctx.gc.scheduleFor(ns, held);
       return {};
     }),
     List: unary((req: { filters: string[] }, call) => ({ leases: ctx.leases.list(call.namespace(), req.filters) })),
