@@ -16,6 +16,7 @@ import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotF
 import type { Mount } from '@berth/layer-store';
 import { MetaStore, type SnapshotRow } from './metastore.ts';
 import type { CommitOptions, SnapshotInfo, SnapshotOptions, Snapshotter, SnapshotterCapability, Usage } from './snapshotter.ts';
+import { removeTree } from './remove-tree.ts';
 import { diskUsage } from './usage.ts';
 
 export abstract class BaseSnapshotter implements Snapshotter {
@@ -123,8 +124,8 @@ export abstract class BaseSnapshotter implements Snapshotter {
       return t;
     });
     // The snapshot is gone once its row and its directory's name are: the caller does not wait for the tree
-    // (a container's upper dir may be large; even an empty one is ~2 ms of thread-pool trips).
-    const p: Promise<void> = rm(trash, { recursive: true, force: true })
+    // (a container's upper dir may be large).
+    const p: Promise<void> = removeTree(trash)
       .catch(() => {}) // left for cleanup() at the next open
       .finally(() => this.deleting.delete(p));
     this.deleting.add(p);

@@ -5,8 +5,8 @@
  * restart every recorded shim is reconnected; exits that happened meanwhile are published then.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -18,6 +18,7 @@ import type { LinuxResources, Process as OciProcess } from '@berth/oci';
 import {
   ShimClient, SparePool, readRecordedExit, type ExitEvent, type ExitStatus, type ProcessState,
 } from '@berth/shim-protocol';
+import { removeTree } from '@berth/snapshotter';
 import type { Logger } from 'pino';
 import type { Context } from '../context.ts';
 import { compileFilters } from '../metadata/filters.ts';
@@ -83,6 +84,12 @@ export class TaskManager {
   /** Reconnects to every recorded shim (publishing exits that happened while runtimed was away), then fills the spare pool. */
   async restore(): Promise<void> {
     mkdirSync(path.join(this.ctx.config.state, 'shims'), { recursive: true, mode: 0o711 });
+    if (existsSync(this.trashDir)) {
+      // What a crash left in the trash: moved aside whole, so new discards never race its removal.
+      const old = `${this.trashDir}-${randomBytes(4).toString('hex')}`;
+      renameSync(this.trashDir, old);
+      this.discard(old);
+    }
     await Promise.all(this.store.list().map(async (record) => {
       const l: Live = { record, shim: undefined };
       this.live.set(this.key(record.namespace, record.containerId), l);
@@ -116,6 +123,7 @@ export class TaskManager {
     await this.poolStarted;
     await this.pool.close();
     for (const l of this.live.values()) l.shim?.close();
+    await Promise.all(this.discarding);
   }
 
   private async connect(l: Live): Promise<ShimClient | undefined> {
@@ -231,7 +239,10 @@ export class TaskManager {
     }
   }
 
-  /** Removes a bundle dir, unmounting a rootfs a dead shim left mounted (never deleting through a mount). */
+  /**
+   * Removes a bundle dir, unmounting a rootfs a dead shim left mounted (never deleting through a mount). The dir
+   * is renamed into the trash at once (a new bundle of the same id may follow) and deleted after the answer.
+   */
   private async clearBundle(bundle: string): Promise<void> {
     const rootfs = path.join(bundle, 'rootfs');
     if (!existsSync(bundle)) return;
@@ -239,7 +250,24 @@ export class TaskManager {
       await run('umount', ['-l', rootfs]).catch(() => {});
       if (statSync(rootfs).dev !== statSync(bundle).dev) throw new FailedPreconditionError(`clean bundle ${bundle}: rootfs is still mounted`);
     }
-    rmSync(bundle, { recursive: true, force: true });
+    const trash = path.join(this.trashDir, `${path.basename(bundle)}-${randomBytes(4).toString('hex')}`);
+    mkdirSync(this.trashDir, { recursive: true, mode: 0o700 });
+    renameSync(bundle, trash);
+    this.discard(trash);
+  }
+
+  /** Bundles renamed out of the way, deleted in the background (`<state>/tasks/.trash`; namespaces cannot start with a dot). */
+  private get trashDir(): string {
+    return path.join(this.ctx.config.state, 'tasks', '.trash');
+  }
+
+  private readonly discarding = new Set<Promise<void>>();
+
+  private discard(dir: string): void {
+    const p: Promise<void> = removeTree(dir)
+      .catch((err: unknown) => this.log.warn({ err, dir }, 'remove a discarded bundle'))
+      .finally(() => this.discarding.delete(p));
+    this.discarding.add(p);
   }
 
   async start(ns: string, id: string, execId: string): Promise<number> {
