@@ -14,7 +14,7 @@ import path from 'node:path';
 import { ProcessIO } from './io.ts';
 import type { Logger } from './logger.ts';
 import { ShimProcess, type ProcessOwner } from './process.ts';
-import { writeRecord } from './records.ts';
+import { writeRecord, writeRecordAsync } from './records.ts';
 import { mountRootfs, unmountRootfs } from './rootfs.ts';
 
 const EXEC_ID = /^[\w+.-]{1,128}$/;
@@ -83,11 +83,13 @@ export class Task extends EventEmitter<TaskEvents> implements ProcessOwner {
       } catch (err) {
         this.log.warn({ err }, 'cannot watch OOM events');
       }
-      writeRecord(path.join(this.stateDir, TASK_FILE), {
+      // Nothing reads task.json back (it describes the task to whoever looks at the state dir): its fsyncs run
+      // in the thread pool while the create is answered and the start served; delete waits for them.
+      this.taskRecordWritten = writeRecordAsync(path.join(this.stateDir, TASK_FILE), {
         id: this.id, namespace: this.namespace, bundle: p.bundle, rootfs: p.rootfs ?? [], stdin: p.stdin ?? '',
         stdout: p.stdout ?? '', stderr: p.stderr ?? '', terminal: io.terminal, pid: handle.pid, runtimeRoot: root,
         created: new Date().toISOString(),
-      });
+      }).catch((err: unknown) => this.log.warn({ err }, 'write task.json'));
       return handle.pid;
     } catch (err) {
       io.close();
@@ -96,6 +98,8 @@ export class Task extends EventEmitter<TaskEvents> implements ProcessOwner {
       throw err;
     }
   }
+
+  private taskRecordWritten: Promise<void> = Promise.resolve();
 
   process(execId: string | undefined): ShimProcess {
     if (!execId) return this.init;
@@ -184,6 +188,7 @@ export class Task extends EventEmitter<TaskEvents> implements ProcessOwner {
     if (init.status === 'running' || init.status === 'paused') {
       throw new FailedPreconditionError(`cannot delete task ${this.id}: it is ${init.status}`);
     }
+    await this.taskRecordWritten;
     if (init.status === 'created') await this.runtime.delete(this.id, { force: true });
     const exit = await init.wait();
     for (const e of this.execs.values()) if (e.status === 'running') process.kill(e.pid, 'SIGKILL');

@@ -15,6 +15,8 @@ export interface LaunchOptions {
   timeoutMs: number;
   /** create: called when the init stops for prestart/createRuntime hooks */
   onHooks?: (pid: number) => Promise<void>;
+  /** Called once the process's pid is known, while it still sets up (work started here overlaps that setup). */
+  onPid?: (pid: number) => void;
 }
 
 export interface LaunchResult {
@@ -46,6 +48,7 @@ export async function launch(plan: Plan, opts: LaunchOptions): Promise<LaunchRes
         case SyncType.PID:
           pid = m.value;
           trackChild(pid);
+          opts.onPid?.(pid);
           break;
         case SyncType.HOOKS:
           if (opts.onHooks) await opts.onHooks(pid);

@@ -182,6 +182,8 @@ export class Runtime {
     }
     let cgroupCreated = false;
     let pid = 0;
+    // The durable record is written (thread pool, fsync) while the init sets up its mounts.
+    let saved: Promise<void> | undefined;
     try {
       cgroupCreated = true;
       cgroup.create(effectiveResources(spec));
@@ -201,14 +203,18 @@ export class Runtime {
           await runHooks(spec.hooks?.prestart, stateFor(p), 'prestart');
           await runHooks(spec.hooks?.createRuntime, stateFor(p), 'createRuntime');
         },
+        onPid: (p) => {
+          const st = procStat(p);
+          const rec: ContainerRecord = {
+            id, pid: p, pidStart: st?.startTime ?? 0, bundle, rootfs, created: new Date().toISOString(), owner: '',
+            cgroupPath: cgroup.path, cgroupLayout: layout, ...(spec.annotations ? { annotations: spec.annotations } : {}), config: spec,
+          };
+          saved = this.store.saveAsync(rec);
+          saved.catch(() => {}); // awaited below, or after a failed launch
+        },
       });
       pid = handle.pid;
-      const st = procStat(pid);
-      const rec: ContainerRecord = {
-        id, pid, pidStart: st?.startTime ?? 0, bundle, rootfs, created: new Date().toISOString(), owner: '',
-        cgroupPath: cgroup.path, cgroupLayout: layout, ...(spec.annotations ? { annotations: spec.annotations } : {}), config: spec,
-      };
-      this.store.save(rec);
+      await saved;
       if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid), 0o644);
       if (handle.ptyMaster !== undefined && opts.consoleSocket) {
         try {
@@ -229,6 +235,7 @@ export class Runtime {
         await waitGone(pid);
       }
       if (cgroupCreated) await cgroup.destroy().catch(() => {});
+      await saved?.catch(() => {});
       this.store.remove(id);
       throw runtimeError(err, context);
     }

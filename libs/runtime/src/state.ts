@@ -7,6 +7,7 @@ import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '@berth/
 import type { RuntimeSpec } from '@berth/oci';
 import type { CgroupLayout } from './cgroups/index.ts';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface ContainerRecord {
@@ -49,6 +50,19 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o60
   renameSync(tmp, file);
 }
 
+/** writeFileAtomic through the thread pool (the fsync does not hold the event loop). */
+export async function writeFileAtomicAsync(file: string, data: string, mode = 0o600): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fh = await open(tmp, 'w', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
 export class StateStore {
   readonly root: string;
 
@@ -80,6 +94,10 @@ export class StateStore {
 
   save(record: ContainerRecord): void {
     writeFileAtomic(path.join(this.dir(record.id), 'state.json'), JSON.stringify(record));
+  }
+
+  saveAsync(record: ContainerRecord): Promise<void> {
+    return writeFileAtomicAsync(path.join(this.dir(record.id), 'state.json'), JSON.stringify(record));
   }
 
   load(id: string): ContainerRecord {
