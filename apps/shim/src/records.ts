@@ -1,5 +1,7 @@
 // The shim's files in its state dir (names in @berth/shim-protocol's state-files): written with temp + fsync +
-// rename, then the directory fsynced, so a record that was announced survives a crash of the machine's daemons.
+// rename, so a record that was announced survives a crash of the machine's daemons (SIGKILL: the rename is in
+// place before anyone is told); the directory's fsync, for a crash of the machine itself, follows through the
+// thread pool instead of holding the announcement (~0.4 ms).
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,11 +19,15 @@ export function writeRecord(file: string, value: unknown): void {
     closeSync(fd);
   }
   renameSync(tmp, file);
-  const dir = openSync(path.dirname(file), 'r');
+  void syncDir(path.dirname(file)).catch(() => {}); // the dir may be gone already (a deleted task)
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
   try {
-    fsyncSync(dir);
+    await fh.sync();
   } finally {
-    closeSync(dir);
+    await fh.close();
   }
 }
 
@@ -39,10 +45,5 @@ export async function writeRecordAsync(file: string, value: unknown): Promise<vo
     await fh.close();
   }
   await rename(tmp, file);
-  const dir = await open(path.dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await syncDir(path.dirname(file));
 }
