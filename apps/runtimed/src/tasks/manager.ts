@@ -206,13 +206,17 @@ export class TaskManager {
     const l: Live = { record, shim: undefined };
     this.live.set(this.key(ns, id), l);
     let shim: ShimClient | undefined;
+    let claiming: Promise<ShimClient> | undefined;
     try {
+      rmSync(stateDir, { recursive: true, force: true });
+      const t0 = performance.now();
+      // The claim's round trip to a spare (which makes the task's socket) overlaps the bundle's preparation.
+      claiming = this.pool.claim({ id, namespace: ns, socket, stateDir });
+      claiming.catch(() => {}); // awaited below, or in the catch
       await this.clearBundle(bundle);
       mkdirSync(path.join(bundle, 'rootfs'), { recursive: true, mode: 0o711 });
       writeFileSync(path.join(bundle, 'config.json'), container.spec.value, { mode: 0o600 });
-      rmSync(stateDir, { recursive: true, force: true });
-      const t0 = performance.now();
-      shim = await this.pool.claim({ id, namespace: ns, socket, stateDir });
+      shim = await claiming;
       const t1 = performance.now();
       this.attach(l, shim);
       const pid = await shim.create({
@@ -228,6 +232,7 @@ export class TaskManager {
       });
       return { containerId: id, pid };
     } catch (err) {
+      shim ??= await claiming?.catch(() => undefined);
       if (shim) {
         await shim.shutdown(true).catch(() => {});
         shim.close();
