@@ -87,6 +87,15 @@ export function cgNumber(dir: string, file: string): number {
 
 /** mkdir -p, returning the directories that did not exist (shallowest first). */
 export function mkdirAll(dir: string): string[] {
+  // The usual case (the parent exists) in one mkdir, without checking each level first.
+  try {
+    mkdirSync(dir);
+    return [dir];
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return [];
+    if (code !== 'ENOENT') throw err;
+  }
   const created: string[] = [];
   let d = dir;
   while (!existsSync(d)) {
