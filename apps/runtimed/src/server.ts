@@ -1,18 +1,12 @@
 /** The gRPC server on a unix socket: refuses to steal a live socket, replaces a stale one, mode 0660. */
-import * as grpc from '@grpc/grpc-js';
-import { MAX_MESSAGE_BYTES } from '@berth/containerd-api';
+import { createServer, type GrpcServer } from '@berth/containerd-api';
 import { UnavailableError } from '@berth/errdefs';
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-export function createGrpcServer(): grpc.Server {
-  return new grpc.Server({
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-    // channelz bookkeeping ran on every call (~3 ms of runtimed's CPU per `ctr run`); nothing here reads it
-    'grpc.enable_channelz': 0,
-  });
+export function createGrpcServer(): GrpcServer {
+  return createServer();
 }
 
 function socketIsLive(socketPath: string): Promise<boolean> {
@@ -26,29 +20,18 @@ function socketIsLive(socketPath: string): Promise<boolean> {
   });
 }
 
-export async function listenUnix(server: grpc.Server, socketPath: string, gid = -1): Promise<void> {
+export async function listenUnix(server: GrpcServer, socketPath: string, gid = -1): Promise<void> {
   mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o711 });
   if (existsSync(socketPath)) {
     if (await socketIsLive(socketPath)) throw new UnavailableError(`listen on ${socketPath}: another daemon is serving this socket`);
     rmSync(socketPath, { force: true });
   }
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
-  });
+  await server.listen(socketPath);
   chmodSync(socketPath, 0o660);
   if (gid >= 0) chownSync(socketPath, 0, gid);
 }
 
 /** Stops accepting calls, lets running ones finish for `graceMs`, then cuts the rest (event streams never end by themselves). */
-export async function shutdownServer(server: grpc.Server, graceMs = 2_000): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+export async function shutdownServer(server: GrpcServer, graceMs = 2_000): Promise<void> {
+  await server.shutdown(graceMs);
 }

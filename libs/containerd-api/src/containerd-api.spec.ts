@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from '@berth/errdefs';
 import { tempDir } from '@berth/testing';
 import {
-  RuntimedClient, addService, grpcPackageDefinition, packJson, packMessage, serverStream, timestampFromIso, toTimestamp, unary,
-  unpackJson, unpackMessage, SPEC_TYPE_URL,
+  RuntimedClient, addService, createServer, grpcPackageDefinition, packJson, packMessage, serverStream, timestampFromIso, toTimestamp,
+  unary, unpackJson, unpackMessage, SPEC_TYPE_URL,
 } from './index.ts';
 
 describe('containerd API protos', () => {
@@ -36,7 +35,7 @@ describe('server helpers and RuntimedClient', () => {
   it('carries the namespace, maps errors to containerd codes and back, and streams', async () => {
     using dir = tempDir();
     const sock = path.join(dir.path, 'api.sock');
-    const server = new grpc.Server();
+    const server = createServer();
     const seen: string[] = [];
     addService(server, 'containerd.services.namespaces.v1.Namespaces', {
       Get: unary((req: { name: string }, call) => {
@@ -55,8 +54,7 @@ describe('server helpers and RuntimedClient', () => {
         return { info: { digest: 'sha256:x', size: 1, labels: {} } };
       }),
     });
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+    await server.listen(sock);
     const client = new RuntimedClient(sock, { namespace: 'berth' });
     try {
       const ns = await client.namespaces.get('x');

@@ -8,10 +8,11 @@ export {
   fromTimestamp, packJson, packMessage, timestampFromIso, toTimestamp, unpackJson, unpackMessage, type EventTopic,
 } from './any.ts';
 export {
-  LEASE_METADATA, MAX_MESSAGE_BYTES, NAMESPACE_METADATA, addService, bidi, serverStream, serviceDefinition, unary,
-  validateNamespace, writeWithBackpressure,
-  type BidiHandler, type CallContext, type ServerHooks, type ServerStreamHandler, type ServiceHandlers, type UnaryHandler,
+  LEASE_METADATA, MAX_MESSAGE_BYTES, NAMESPACE_METADATA, addService, bidi, createServer, serverStream, serviceDefinition, unary,
+  validateNamespace,
+  type BidiCall, type BidiHandler, type CallContext, type ServerHooks, type ServerStreamHandler, type ServiceHandlers, type UnaryHandler,
 } from './server.ts';
+export { GrpcServer } from './grpc-server.ts';
 export {
   RuntimedClient, decodeEnvelope, grpcTarget, type JobStream, type RuntimedClientOptions, type RuntimedEvent,
 } from './client.ts';

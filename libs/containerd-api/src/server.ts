@@ -1,11 +1,12 @@
 /**
- * Typed helpers for serving containerd's services with @grpc/grpc-js: the namespace and lease of a call
+ * Typed helpers for serving containerd's services (on ./grpc-server.ts): the namespace and lease of a call
  * (containerd's `containerd-namespace` / `containerd-lease` metadata), handlers that turn thrown errors into
- * containerd's gRPC codes once (sent trailers-only when nothing was written yet, as grpc-js does), and
- * streaming with back-pressure.
+ * containerd's gRPC codes once (sent trailers-only when nothing was written yet), and streaming with
+ * back-pressure.
  */
-import * as grpc from '@grpc/grpc-js';
-import { FailedPreconditionError, InvalidArgumentError, toGrpcError } from '@berth/errdefs';
+import type * as grpc from '@grpc/grpc-js';
+import { FailedPreconditionError, GrpcStatus, InvalidArgumentError, toGrpcError } from '@berth/errdefs';
+import { GrpcServer, type CallStatus, type GrpcCall } from './grpc-server.ts';
 import { grpcPackageDefinition } from './protos.ts';
 
 export const NAMESPACE_METADATA = 'containerd-namespace';
@@ -19,7 +20,8 @@ const NAMESPACE_RE = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
 export interface CallContext {
   /** Full method path, e.g. `/containerd.services.tasks.v1.Tasks/Create`. */
   readonly method: string;
-  readonly metadata: grpc.Metadata;
+  /** The first value of a request metadata key (lower case), if sent. */
+  metadata(key: string): string | undefined;
   /** The namespace of the call; throws FailedPrecondition (as containerd) when the client sent none. */
   namespace(): string;
   /** The lease the client holds for this call, if any. */
@@ -42,25 +44,19 @@ export function validateNamespace(name: string): string {
   return name;
 }
 
-interface SurfaceCall { metadata: grpc.Metadata; on(event: 'cancelled', listener: () => void): unknown }
-
-function contextOf(method: string, call: SurfaceCall): CallContext {
+function contextOf(method: string, call: GrpcCall): CallContext {
   // The AbortController is made only for handlers that read `signal`: clients cancel most calls once they have
   // their answer (ctr does), and aborting builds a DOMException with a stack trace each time.
   let ac: AbortController | undefined;
   let cancelled = false;
-  call.on('cancelled', () => {
+  call.onCancel(() => {
     cancelled = true;
     ac?.abort();
   });
-  const first = (key: string) => {
-    const v = call.metadata.get(key)[0];
-    return v === undefined ? undefined : String(v);
-  };
   return {
     method,
-    metadata: call.metadata,
-    lease: first(LEASE_METADATA) || undefined,
+    metadata: (key) => call.metadata(key),
+    lease: call.metadata(LEASE_METADATA) || undefined,
     get signal() {
       if (!ac) {
         ac = new AbortController();
@@ -69,21 +65,31 @@ function contextOf(method: string, call: SurfaceCall): CallContext {
       return ac.signal;
     },
     namespace() {
-      const ns = first(NAMESPACE_METADATA);
+      const ns = call.metadata(NAMESPACE_METADATA);
       if (!ns) throw new FailedPreconditionError(`${method}: namespace is required`);
       return validateNamespace(ns);
     },
   };
 }
 
-function statusOf(err: unknown): grpc.StatusObject {
+function statusOf(err: unknown): CallStatus {
+  const code = (err as { grpcCode?: number }).grpcCode;
+  if (code !== undefined) return { code, details: (err as Error).message };
   const g = toGrpcError(err);
-  return { code: g.code, details: g.details, metadata: new grpc.Metadata() };
+  return { code: g.code, details: g.details };
 }
 
 export type UnaryHandler<Req, Res> = (req: Req, ctx: CallContext) => Promise<Res> | Res;
 export type ServerStreamHandler<Req, Res> = (req: Req, ctx: CallContext, send: (msg: Res) => Promise<void>) => Promise<void>;
-export type BidiHandler<Req, Res> = (call: grpc.ServerDuplexStream<Req, Res>, ctx: CallContext) => Promise<void>;
+export type BidiHandler<Req, Res> = (call: BidiCall<Req, Res>, ctx: CallContext) => Promise<void>;
+
+/** A bidi call as its handler sees it: the request messages, and a write that says when to wait. */
+export interface BidiCall<Req, Res> {
+  /** The request messages in order; leaving the loop early does not end the call. */
+  messages(): AsyncIterable<Req>;
+  /** Writes one response message and waits while the transport's buffer is full. */
+  send(msg: Res): Promise<void>;
+}
 
 /** One service's handlers; keys are the proto's method names (`Create`, `List`, …). */
 export type ServiceHandlers = Record<string,
@@ -101,16 +107,14 @@ export function bidi<Req, Res>(fn: BidiHandler<Req, Res>) {
   return { kind: 'bidi' as const, fn: fn as unknown as BidiHandler<unknown, unknown> };
 }
 
-/** Writes one message and waits while the transport's buffer is full. */
-export function writeWithBackpressure<T>(
-  call: grpc.ServerWritableStream<unknown, T> | grpc.ServerDuplexStream<unknown, T>, msg: T,
-): Promise<void> {
+/** Writes one message and waits while the transport's buffer is full; rejects once the client has gone. */
+function send(call: GrpcCall, msg: unknown): Promise<void> {
   if (call.cancelled) return Promise.reject(Object.assign(new Error('call cancelled by the client'), { code: 'ABORT_ERR' }));
   if (call.write(msg)) return Promise.resolve();
-  return new Promise((resolve) => call.once('drain', resolve));
+  return call.waitDrain();
 }
 
-/** The grpc-js service definition of a loaded service by full name (`containerd.services.tasks.v1.Tasks`). */
+/** A loaded service's method definitions by name (`containerd.services.tasks.v1.Tasks`), as @grpc/proto-loader builds them. */
 export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
   const def = grpcPackageDefinition()[fullName];
   // Message definitions carry a `format`; service definitions are maps of methods.
@@ -118,51 +122,67 @@ export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
   throw new Error(`service ${fullName} is not in the loaded protos`);
 }
 
+/** A server with containerd's message size limit. */
+export function createServer(): GrpcServer {
+  return new GrpcServer({ maxMessageBytes: MAX_MESSAGE_BYTES });
+}
+
 /**
- * Registers a service on a server. Methods without a handler answer UNIMPLEMENTED (grpc-js's default), so a
- * partial service is visible as such to clients.
+ * Registers a service on a server. Methods without a handler answer UNIMPLEMENTED, so a partial service is
+ * visible as such to clients.
  */
-export function addService(server: grpc.Server, fullName: string, handlers: ServiceHandlers, hooks: ServerHooks = {}): void {
+export function addService(server: GrpcServer, fullName: string, handlers: ServiceHandlers, hooks: ServerHooks = {}): void {
   const def = serviceDefinition(fullName);
-  const impl: grpc.UntypedServiceImplementation = {};
   for (const [name, h] of Object.entries(handlers)) {
     const method = def[name];
     if (!method) throw new Error(`service ${fullName} has no method ${name}`);
     const path = method.path;
-    const fail = (err: unknown) => {
+    const fail = (call: GrpcCall, err: unknown) => {
       hooks.onError?.(path, err);
-      return statusOf(err);
+      call.fail(statusOf(err));
     };
+    const run = (call: GrpcCall, body: () => Promise<void>) => {
+      const t0 = performance.now();
+      body()
+        .then(() => call.finish(), (err: unknown) => {
+          if (!call.cancelled) fail(call, err);
+        })
+        .finally(() => hooks.onDone?.(path, performance.now() - t0));
+    };
+    // Unary and server streaming: the handler runs once the one request message has arrived.
+    const withRequest = (call: GrpcCall, then: (req: unknown) => void) => {
+      let req: unknown;
+      let count = 0;
+      call.requests.on('data', (m: unknown) => {
+        count++;
+        req = m;
+      });
+      call.requests.on('end', () => {
+        if (count === 1) then(req);
+        else call.fail({ code: GrpcStatus.UNIMPLEMENTED, details: `${path}: expected one request message, got ${count}` });
+      });
+      call.requests.on('error', () => {});
+    };
+    let handle: (call: GrpcCall) => void;
     if (h.kind === 'unary') {
-      impl[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-        const ctx = contextOf(path, call);
-        const t0 = performance.now();
-        Promise.resolve()
-          .then(() => h.fn(call.request, ctx))
-          .then((res) => cb(null, res), (err: unknown) => cb(fail(err)))
-          .finally(() => hooks.onDone?.(path, performance.now() - t0));
-      }) as grpc.handleUnaryCall<unknown, unknown>;
+      handle = (call) => withRequest(call, (req) => run(call, async () => {
+        const res = await h.fn(req, contextOf(path, call));
+        call.write(res);
+      }));
     } else if (h.kind === 'serverStream') {
-      impl[name] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const ctx = contextOf(path, call);
-        const t0 = performance.now();
-        Promise.resolve()
-          .then(() => h.fn(call.request, ctx, (msg) => writeWithBackpressure(call, msg)))
-          .then(() => call.end(), (err: unknown) => {
-            if (!call.cancelled) call.emit('error', fail(err));
-          })
-          .finally(() => hooks.onDone?.(path, performance.now() - t0));
-      }) as grpc.handleServerStreamingCall<unknown, unknown>;
+      handle = (call) => withRequest(call, (req) => run(call, () => h.fn(req, contextOf(path, call), (msg) => send(call, msg))));
     } else {
-      impl[name] = ((call: grpc.ServerDuplexStream<unknown, unknown>) => {
-        const ctx = contextOf(path, call);
-        Promise.resolve()
-          .then(() => h.fn(call, ctx))
-          .then(() => call.end(), (err: unknown) => {
-            if (!call.cancelled) call.emit('error', fail(err));
-          });
-      }) as grpc.handleBidiStreamingCall<unknown, unknown>;
+      handle = (call) => run(call, () => h.fn({
+        messages: () => call.requests.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>,
+        send: (msg) => send(call, msg),
+      }, contextOf(path, call)));
     }
+    server.register(path, {
+      requestStream: method.requestStream,
+      responseStream: method.responseStream,
+      deserialize: (d) => method.requestDeserialize(d) as unknown,
+      serialize: (m) => method.responseSerialize(m),
+      handle,
+    });
   }
-  server.addService(def, impl);
 }

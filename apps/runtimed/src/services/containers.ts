@@ -1,13 +1,12 @@
 /** Containers service: container records (the task is separate). */
-import { addService, serverStream, unary, type Container, type FieldMask, type ServerHooks } from '@berth/containerd-api';
-import type * as grpc from '@grpc/grpc-js';
+import { addService, serverStream, unary, type Container, type FieldMask, type ServerHooks, type GrpcServer } from '@berth/containerd-api';
 import { FailedPreconditionError } from '@berth/errdefs';
 import type { Context } from '../context.ts';
 import { containerRefs } from '../gc.ts';
 
 /** `hasTask`: a container whose task still exists is not deleted (its rootfs snapshot is mounted). */
 export function addContainersService(
-  server: grpc.Server, ctx: Context, hasTask: (ns: string, id: string) => boolean, hooks: ServerHooks,
+  server: GrpcServer, ctx: Context, hasTask: (ns: string, id: string) => boolean, hooks: ServerHooks,
 ): void {
   addService(server, 'containerd.services.containers.v1.Containers', {
     Get: unary((req: { id: string }, call) => ({ container: ctx.containers.get(call.namespace(), req.id) })),

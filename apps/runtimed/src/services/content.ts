@@ -1,16 +1,15 @@
 /** Content service: blob metadata, streaming Read, and the resumable bidi Write that ctr's pull uses. */
 import {
   addService, bidi, serverStream, toTimestamp, unary,
-  type ContentInfo, type FieldMask, type ServerHooks, type WriteContentRequest, type WriteContentResponse,
+  type BidiCall, type ContentInfo, type FieldMask, type GrpcServer, type ServerHooks, type WriteContentRequest, type WriteContentResponse,
 } from '@berth/containerd-api';
-import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError } from '@berth/errdefs';
 import type { ContentManager, ContentWriter } from '../content/manager.ts';
 import type { Context } from '../context.ts';
 
 const LIST_BATCH = 100;
 
-export function addContentService(server: grpc.Server, ctx: Context, content: ContentManager, hooks: ServerHooks): void {
+export function addContentService(server: GrpcServer, ctx: Context, content: ContentManager, hooks: ServerHooks): void {
   addService(server, 'containerd.services.content.v1.Content', {
     Info: unary((req: { digest: string }, call) => ({ info: content.info(call.namespace(), req.digest) })),
     Update: unary((req: { info: ContentInfo; updateMask: FieldMask | null }, call) =>
@@ -44,12 +43,12 @@ export function addContentService(server: grpc.Server, ctx: Context, content: Co
       await content.abort(call.namespace(), req.ref);
       return {};
     }),
-    Write: bidi(async (stream: grpc.ServerDuplexStream<WriteContentRequest, WriteContentResponse>, call) => {
+    Write: bidi(async (stream: BidiCall<WriteContentRequest, WriteContentResponse>, call) => {
       const ns = call.namespace();
       let w: ContentWriter | undefined;
       try {
-        // destroyOnReturn: false — leaving the loop on an error must not destroy the call before its status is sent.
-        for await (const req of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<WriteContentRequest>) {
+        // Leaving the loop on an error does not end the call before its status is sent.
+        for await (const req of stream.messages()) {
           if (!w) {
             if (!req.ref) throw new InvalidArgumentError('write content: the first message must carry a ref');
             w = await content.openWriter(ns, req.ref, { expected: req.expected, total: req.total, lease: call.lease });
@@ -75,7 +74,7 @@ export function addContentService(server: grpc.Server, ctx: Context, content: Co
               res.digest = info.digest;
             }
           }
-          if (!stream.write(res)) await new Promise((r) => stream.once('drain', r));
+          await stream.send(res);
         }
       } finally {
         await w?.close();

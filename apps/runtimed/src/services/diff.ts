@@ -3,8 +3,7 @@
  * overlay whiteouts, bind mounts plain removals) and returns the uncompressed layer's descriptor (the diffID);
  * Diff turns the change between two mount sets into a compressed layer blob in the content store.
  */
-import { addService, unary, type Descriptor, type Mount, type ServerHooks } from '@berth/containerd-api';
-import type * as grpc from '@grpc/grpc-js';
+import { addService, unary, type Descriptor, type Mount, type ServerHooks, type GrpcServer } from '@berth/containerd-api';
 import { NotImplementedError } from '@berth/errdefs';
 import { applyLayerToMounts, compressLayer, diffMounts } from '@berth/layer-store';
 import { randomBytes } from 'node:crypto';
@@ -19,7 +18,7 @@ const SUPPORTED = new Set([
 ]);
 const UNCOMPRESSED_LABEL = 'containerd.io/uncompressed';
 
-export function addDiffService(server: grpc.Server, ctx: Context, hooks: ServerHooks): void {
+export function addDiffService(server: GrpcServer, ctx: Context, hooks: ServerHooks): void {
   addService(server, 'containerd.services.diff.v1.Diff', {
     Apply: unary(async (req: { diff: Descriptor; mounts: Mount[] }, call) => {
       const ns = call.namespace();

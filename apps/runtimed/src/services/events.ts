@@ -1,13 +1,12 @@
 /** Events service: Publish and Forward from clients, Subscribe streams matching envelopes until cancelled. */
-import { addService, serverStream, unary, type Any, type Envelope, type ServerHooks } from '@berth/containerd-api';
-import type * as grpc from '@grpc/grpc-js';
+import { addService, serverStream, unary, type Any, type Envelope, type ServerHooks, type GrpcServer } from '@berth/containerd-api';
 import { InvalidArgumentError } from '@berth/errdefs';
 import type { Context } from '../context.ts';
 
 /** A subscriber this far behind is cut off (it would otherwise hold memory without bound). */
 const MAX_BACKLOG = 10_000;
 
-export function addEventsService(server: grpc.Server, ctx: Context, hooks: ServerHooks): void {
+export function addEventsService(server: GrpcServer, ctx: Context, hooks: ServerHooks): void {
   addService(server, 'containerd.services.events.v1.Events', {
     Publish: unary((req: { topic: string; event: Any | null }, call) => {
       ctx.events.publish(call.namespace(), req.topic, req.event);

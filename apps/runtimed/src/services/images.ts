@@ -1,9 +1,8 @@
 /** Images service: image records; deleting one schedules GC of what only it held. */
-import { addService, unary, type FieldMask, type Image, type ServerHooks } from '@berth/containerd-api';
-import type * as grpc from '@grpc/grpc-js';
+import { addService, unary, type FieldMask, type Image, type ServerHooks, type GrpcServer } from '@berth/containerd-api';
 import type { Context } from '../context.ts';
 
-export function addImagesService(server: grpc.Server, ctx: Context, hooks: ServerHooks): void {
+export function addImagesService(server: GrpcServer, ctx: Context, hooks: ServerHooks): void {
   addService(server, 'containerd.services.images.v1.Images', {
     Get: unary((req: { name: string }, call) => ({ image: ctx.images.get(call.namespace(), req.name) })),
     List: unary((req: { filters: string[] }, call) => ({ images: ctx.images.list(call.namespace(), req.filters) })),

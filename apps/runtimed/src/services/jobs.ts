@@ -4,9 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  addService, serverStream, unary, type JobResult, type Progress, type PullRequest, type PushRequest, type RegistryAuth, type ServerHooks,
+  addService, serverStream, unary,
+  type GrpcServer, type JobResult, type Progress, type PullRequest, type PushRequest, type RegistryAuth, type ServerHooks,
 } from '@berth/containerd-api';
-import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError } from '@berth/errdefs';
 import type { AuthConfig } from '@berth/distribution';
 import type { Context } from '../context.ts';
@@ -44,7 +44,7 @@ export function toAuthConfig(a: RegistryAuth | null | undefined): AuthConfig | u
 const keyOf = (parts: unknown[]) => createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
 
 export function addJobServices(
-  server: grpc.Server, ctx: Context, jobs: () => Promise<JobQueue>, secrets: JobSecrets, hooks: ServerHooks,
+  server: GrpcServer, ctx: Context, jobs: () => Promise<JobQueue>, secrets: JobSecrets, hooks: ServerHooks,
 ): void {
   const follow = async (kind: 'pull' | 'push', key: string, data: Record<string, unknown>, auth: AuthConfig | undefined,
     send: (p: Progress) => Promise<void>) => {

@@ -1,9 +1,8 @@
 /** Leases service. */
-import { addService, unary, type LeaseResource, type ServerHooks } from '@berth/containerd-api';
-import type * as grpc from '@grpc/grpc-js';
+import { addService, unary, type LeaseResource, type ServerHooks, type GrpcServer } from '@berth/containerd-api';
 import type { Context } from '../context.ts';
 
-export function addLeasesService(server: grpc.Server, ctx: Context, hooks: ServerHooks): void {
+export function addLeasesService(server: GrpcServer, ctx: Context, hooks: ServerHooks): void {
   addService(server, 'containerd.services.leases.v1.Leases', {
     Create: unary((req: { id: string; labels: Record<string, string> }, call) => {
       const ns = call.namespace();

@@ -1,10 +1,9 @@
 /** Namespaces service. */
-import { addService, unary, validateNamespace, type FieldMask, type Namespace, type ServerHooks } from '@berth/containerd-api';
-import type * as grpc from '@grpc/grpc-js';
+import { addService, unary, validateNamespace, type FieldMask, type Namespace, type ServerHooks, type GrpcServer } from '@berth/containerd-api';
 import type { Context } from '../context.ts';
 import { validateLabels } from '../metadata/labels.ts';
 
-export function addNamespacesService(server: grpc.Server, ctx: Context, hooks: ServerHooks): void {
+export function addNamespacesService(server: GrpcServer, ctx: Context, hooks: ServerHooks): void {
   addService(server, 'containerd.services.namespaces.v1.Namespaces', {
     Get: unary((req: { name: string }) => ({ namespace: ctx.namespaces.get(req.name) })),
     List: unary(() => ({ namespaces: ctx.namespaces.list() })),

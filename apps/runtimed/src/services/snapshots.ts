@@ -1,13 +1,12 @@
 /** Snapshots service over the namespaced SnapshotManager. */
-import { addService, serverStream, unary, type FieldMask, type ServerHooks, type SnapshotInfo } from '@berth/containerd-api';
-import type * as grpc from '@grpc/grpc-js';
+import { addService, serverStream, unary, type FieldMask, type ServerHooks, type SnapshotInfo, type GrpcServer } from '@berth/containerd-api';
 import type { Context } from '../context.ts';
 import type { SnapshotManager } from '../snapshots/manager.ts';
 
 interface KeyReq { snapshotter: string; key: string; parent: string; labels: Record<string, string> }
 const LIST_BATCH = 100;
 
-export function addSnapshotsService(server: grpc.Server, ctx: Context, snapshots: SnapshotManager, hooks: ServerHooks): void {
+export function addSnapshotsService(server: GrpcServer, ctx: Context, snapshots: SnapshotManager, hooks: ServerHooks): void {
   const name = (s: string) => s || ctx.config.snapshotter;
   addService(server, 'containerd.services.snapshots.v1.Snapshots', {
     Prepare: unary(async (req: KeyReq, call) =>

@@ -1,14 +1,13 @@
 /** Tasks service over the TaskManager (shims). */
 import {
-  addService, unary, type Any, type CreateTaskRequest, type ExecProcessRequest, type ServerHooks,
+  addService, unary, type Any, type CreateTaskRequest, type ExecProcessRequest, type ServerHooks, type GrpcServer,
 } from '@berth/containerd-api';
-import type * as grpc from '@grpc/grpc-js';
 import { NotImplementedError } from '@berth/errdefs';
 import type { TaskManager } from '../tasks/manager.ts';
 
 interface Ids { containerId: string; execId: string }
 
-export function addTasksService(server: grpc.Server, tasks: TaskManager, hooks: ServerHooks): void {
+export function addTasksService(server: GrpcServer, tasks: TaskManager, hooks: ServerHooks): void {
   addService(server, 'containerd.services.tasks.v1.Tasks', {
     Create: unary((req: CreateTaskRequest, call) => tasks.create(call.namespace(), req)),
     Start: unary(async (req: Ids, call) => ({ pid: await tasks.start(call.namespace(), req.containerId, req.execId) })),

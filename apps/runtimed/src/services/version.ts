@@ -1,6 +1,5 @@
 /** Version and Introspection: what ctr asks first (`ctr version`, `ctr plugins ls`). */
-import { addService, unary, type ServerHooks } from '@berth/containerd-api';
-import type * as grpc from '@grpc/grpc-js';
+import { addService, unary, type ServerHooks, type GrpcServer } from '@berth/containerd-api';
 import type { Context } from '../context.ts';
 import { compileFilters } from '../metadata/filters.ts';
 
@@ -29,7 +28,7 @@ function plugins(ctx: Context): PluginDesc[] {
   ];
 }
 
-export function addVersionServices(server: grpc.Server, ctx: Context, hooks: ServerHooks): void {
+export function addVersionServices(server: GrpcServer, ctx: Context, hooks: ServerHooks): void {
   addService(server, 'containerd.services.version.v1.Version', {
     Version: unary(() => ({ version: VERSION, revision: REVISION })),
   }, hooks);

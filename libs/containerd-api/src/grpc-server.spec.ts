@@ -1,0 +1,161 @@
+// The server's wire behaviour as a stock gRPC client (@grpc/grpc-js) sees it: statuses (trailers-only and after
+// messages), deadlines, cancellation reaching the handler, bidi with back-pressure, refusals.
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { NotFoundError } from '@berth/errdefs';
+import { tempDir } from '@berth/testing';
+import { addService, bidi, createServer, serverStream, serviceDefinition, unary, type GrpcServer } from './index.ts';
+
+type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function withServer(fn: (sock: string, server: GrpcServer, cancelled: string[]) => Promise<void>): Promise<void> {
+  using dir = tempDir();
+  const sock = path.join(dir.path, 'g.sock');
+  const server = createServer();
+  const cancelled: string[] = [];
+  addService(server, 'containerd.services.content.v1.Content', {
+    Info: unary(async (req: { digest: string }, ctx) => {
+      if (req.digest === 'slow') {
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => {
+          cancelled.push('info');
+          resolve();
+        }));
+      }
+      if (req.digest === 'é') throw new NotFoundError('content é: not found');
+      return { info: { digest: req.digest, size: 7, labels: { ns: ctx.namespace() } } };
+    }),
+    Read: serverStream(async (req: { digest: string; size: number }, _ctx, send) => {
+      for (let i = 0; i < req.size; i++) await send({ offset: i, data: Buffer.alloc(64 * 1024, i) });
+      if (req.digest === 'fail-after') throw new NotFoundError('gone midway');
+    }),
+    Write: bidi(async (call: Any) => {
+      let n = 0;
+      for await (const m of call.messages() as AsyncIterable<{ ref: string; data: Buffer }>) {
+        n += m.data.length;
+        await call.send({ action: 'WRITE', offset: n, total: 0, digest: m.ref });
+      }
+    }),
+  });
+  await server.listen(sock);
+  try {
+    await fn(sock, server, cancelled);
+  } finally {
+    await server.shutdown(500);
+  }
+}
+
+function client(sock: string): Any {
+  const Ctor = grpc.makeGenericClientConstructor(serviceDefinition('containerd.services.content.v1.Content'), 'Content');
+  return new Ctor(`unix://${sock}`, grpc.credentials.createInsecure());
+}
+
+const md = () => {
+  const m = new grpc.Metadata();
+  m.set('containerd-namespace', 'n1');
+  return m;
+};
+
+describe('GrpcServer (as a grpc-js client sees it)', () => {
+  it('answers unary calls, and errors trailers-only with the message percent-encoded and decoded back', async () => {
+    await withServer(async (sock) => {
+      const c = client(sock);
+      const ok = await new Promise<Any>((resolve, reject) => c.Info({ digest: 'd' }, md(), (e: Error, r: Any) => (e ? reject(e) : resolve(r))));
+      assert.deepEqual({ digest: ok.info.digest, size: Number(ok.info.size), labels: ok.info.labels }, { digest: 'd', size: 7, labels: { ns: 'n1' } });
+      const err = await new Promise<Any>((resolve) => c.Info({ digest: 'é' }, md(), (e: Any) => resolve(e)));
+      assert.equal(err.code, grpc.status.NOT_FOUND);
+      assert.equal(err.details, 'content é: not found');
+      const noNs = await new Promise<Any>((resolve) => c.Info({ digest: 'd' }, new grpc.Metadata(), (e: Any) => resolve(e)));
+      assert.equal(noNs.code, grpc.status.FAILED_PRECONDITION);
+      const unknown = await new Promise<Any>((resolve) => c.Abort({ ref: 'r' }, md(), (e: Any) => resolve(e)));
+      assert.equal(unknown.code, grpc.status.UNIMPLEMENTED);
+      c.close();
+    });
+  });
+
+  it('streams many messages, and sends an error status after messages already sent', async () => {
+    await withServer(async (sock) => {
+      const c = client(sock);
+      const read = (digest: string, size: number) => new Promise<{ n: number; err?: Any }>((resolve) => {
+        let n = 0;
+        const s = c.Read({ digest, size }, md());
+        s.on('data', () => n++);
+        s.on('error', (err: Any) => resolve({ n, err }));
+        s.on('end', () => resolve({ n }));
+      });
+      assert.deepEqual(await read('x', 200), { n: 200 }); // 12.5 MB: past every flow-control window
+      const r = await read('fail-after', 3);
+      assert.equal(r.n, 3);
+      assert.equal(r.err.code, grpc.status.NOT_FOUND);
+      assert.equal(r.err.details, 'gone midway');
+      c.close();
+    });
+  });
+
+  it('passes bidi messages through in order with back-pressure', async () => {
+    await withServer(async (sock) => {
+      const c = client(sock);
+      const s = c.Write(md());
+      const offsets: number[] = [];
+      const done = new Promise<void>((resolve, reject) => {
+        s.on('data', (m: Any) => offsets.push(Number(m.offset)));
+        s.on('end', resolve);
+        s.on('error', reject);
+      });
+      for (let i = 0; i < 50; i++) s.write({ ref: 'r', data: Buffer.alloc(256 * 1024, 1) });
+      s.end();
+      await done;
+      assert.equal(offsets.length, 50);
+      assert.equal(offsets.at(-1), 50 * 256 * 1024);
+      c.close();
+    });
+  });
+
+  it('aborts a handler\'s signal when the client cancels or its deadline passes', async () => {
+    await withServer(async (sock, _server, cancelled) => {
+      const c = client(sock);
+      const deadline = new Date(Date.now() + 200);
+      const err = await new Promise<Any>((resolve) => c.Info({ digest: 'slow' }, md(), { deadline }, (e: Any) => resolve(e)));
+      assert.equal(err.code, grpc.status.DEADLINE_EXCEEDED);
+      const call = c.Info({ digest: 'slow' }, md(), () => {});
+      await new Promise((r) => setTimeout(r, 100));
+      call.cancel();
+      for (let i = 0; i < 50 && cancelled.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(cancelled, ['info', 'info']);
+      c.close();
+    });
+  });
+
+  it('refuses compressed messages and requests that are not gRPC', async () => {
+    await withServer(async (sock) => {
+      const session = http2.connect('http://localhost', { createConnection: () => net.connect(sock) });
+      type Answer = { status: number; grpc?: string };
+      const call = (headers: http2.OutgoingHttpHeaders, body: Buffer) => new Promise<Answer>((resolve, reject) => {
+        const req = session.request(headers);
+        let status = 0;
+        let grpcStatus: string | undefined;
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+          if (h['grpc-status'] !== undefined) grpcStatus = String(h['grpc-status']);
+        });
+        req.on('trailers', (t) => {
+          grpcStatus = String(t['grpc-status']);
+        });
+        req.on('end', () => resolve({ status, ...(grpcStatus === undefined ? {} : { grpc: grpcStatus }) }));
+        req.on('error', reject);
+        req.resume();
+        req.end(body);
+      });
+      const frame = (flag: number) => Buffer.from([flag, 0, 0, 0, 0]); // an empty message
+      const path = '/containerd.services.content.v1.Content/Info';
+      const base = { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', 'containerd-namespace': 'n1' };
+      assert.deepEqual(await call(base, frame(0)), { status: 200, grpc: '0' });
+      assert.deepEqual(await call(base, frame(1)), { status: 200, grpc: String(grpc.status.UNIMPLEMENTED) });
+      assert.deepEqual(await call({ ...base, 'content-type': 'text/plain' }, frame(0)), { status: 415 });
+      session.close();
+    });
+  });
+});
