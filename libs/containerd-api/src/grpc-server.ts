@@ -121,6 +121,7 @@ export class GrpcCall {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.ended) return; // answered (refused, failed, cancelled): the rest is not read
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     while (this.pendingBytes >= 5) {
@@ -241,8 +242,11 @@ export class GrpcServer {
 
   /** Listens on a unix socket path (the caller deals with stale sockets and modes). */
   listen(socketPath: string): Promise<void> {
-    const server = http2.createServer();
+    // Node's 10 MB per-session memory limit degrades a busy connection (large content writes) badly; as grpc-js
+    // does, it is not enforced. Long header blocks (big error messages) are allowed too.
+    const server = http2.createServer({ maxSessionMemory: Number.MAX_SAFE_INTEGER, maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER });
     this.server = server;
+    server.on('sessionError', () => {});
     server.on('session', (s) => {
       this.sessions.add(s);
       s.on('close', () => this.sessions.delete(s));
