@@ -55,8 +55,13 @@ function timeoutMs(v: string | string[] | undefined): number | undefined {
 export class GrpcCall {
   readonly path: string;
   readonly headers: http2.IncomingHttpHeaders;
-  /** Request messages, decoded (bidi reads them as they come; unary/server streaming get the one message). */
-  readonly requests: Readable;
+  /**
+   * Request messages, decoded, as they come: for methods with a request stream (bidi). Unary and server
+   * streaming methods get theirs at once from onRequests (no stream object per call).
+   */
+  readonly requests: Readable | undefined;
+  private readonly collected: unknown[] = [];
+  private onCollected: ((messages: unknown[]) => void) | undefined;
   private readonly stream: http2.ServerHttp2Stream;
   private readonly entry: MethodEntry;
   private readonly maxBytes: number;
@@ -74,11 +79,12 @@ export class GrpcCall {
     this.entry = entry;
     this.maxBytes = maxBytes;
     this.path = String(headers[HTTP2_HEADER_PATH]);
-    this.requests = new Readable({ objectMode: true, read: () => stream.resume() });
+    if (entry.requestStream) this.requests = new Readable({ objectMode: true, read: () => stream.resume() });
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('end', () => {
       if (this.pendingBytes > 0) this.fail({ code: GrpcStatus.INTERNAL, details: 'incomplete message at the end of the request' });
-      this.requests.push(null);
+      if (this.requests) this.requests.push(null);
+      else if (!this.ended) this.onCollected?.(this.collected);
     });
     stream.on('close', () => {
       if (!this.ended) this.cancel();
@@ -92,6 +98,11 @@ export class GrpcCall {
       }, t);
       this.deadline.unref();
     }
+  }
+
+  /** Calls `fn` with every request message once the request has ended (methods without a request stream). */
+  onRequests(fn: (messages: unknown[]) => void): void {
+    this.onCollected = fn;
   }
 
   /** The first value of a metadata key (request headers are lower-cased). */
@@ -117,7 +128,7 @@ export class GrpcCall {
     this.ended = true;
     clearTimeout(this.deadline);
     for (const l of this.cancelListeners.splice(0)) l();
-    this.requests.destroy();
+    this.requests?.destroy();
   }
 
   private onData(chunk: Buffer): void {
@@ -151,7 +162,8 @@ export class GrpcCall {
         this.fail({ code: GrpcStatus.INTERNAL, details: `error deserializing request: ${(err as Error).message}` });
         return;
       }
-      if (!this.requests.push(msg)) this.stream.pause();
+      if (!this.requests) this.collected.push(msg);
+      else if (!this.requests.push(msg)) this.stream.pause();
     }
   }
 
@@ -220,7 +232,7 @@ export class GrpcCall {
       this.stream.end();
     }
     // Anything the client still sends is not read.
-    this.requests.destroy();
+    this.requests?.destroy();
   }
 }
 

@@ -151,17 +151,10 @@ export function addService(server: GrpcServer, fullName: string, handlers: Servi
     };
     // Unary and server streaming: the handler runs once the one request message has arrived.
     const withRequest = (call: GrpcCall, then: (req: unknown) => void) => {
-      let req: unknown;
-      let count = 0;
-      call.requests.on('data', (m: unknown) => {
-        count++;
-        req = m;
+      call.onRequests((messages) => {
+        if (messages.length === 1) then(messages[0]);
+        else call.fail({ code: GrpcStatus.UNIMPLEMENTED, details: `${path}: expected one request message, got ${messages.length}` });
       });
-      call.requests.on('end', () => {
-        if (count === 1) then(req);
-        else call.fail({ code: GrpcStatus.UNIMPLEMENTED, details: `${path}: expected one request message, got ${count}` });
-      });
-      call.requests.on('error', () => {});
     };
     let handle: (call: GrpcCall) => void;
     if (h.kind === 'unary') {
@@ -173,7 +166,7 @@ export function addService(server: GrpcServer, fullName: string, handlers: Servi
       handle = (call) => withRequest(call, (req) => run(call, () => h.fn(req, contextOf(path, call), (msg) => send(call, msg))));
     } else {
       handle = (call) => run(call, () => h.fn({
-        messages: () => call.requests.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>,
+        messages: () => call.requests!.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>,
         send: (msg) => send(call, msg),
       }, contextOf(path, call)));
     }
