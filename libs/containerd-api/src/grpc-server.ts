@@ -179,21 +179,23 @@ export class GrpcCall {
     return out;
   }
 
-  private sendHeaders(): void {
-    if (this.headersSent) return;
-    this.headersSent = true;
-    this.stream.respond({ [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto' }, { waitForTrailers: true });
-  }
-
   /** Writes one response message; false when the transport's buffer is full (wait for 'drain' with waitDrain). */
   write(msg: unknown): boolean {
-    if (this.ended) return true;
+    if (this.ended || this.stream.destroyed) return true;
     const f = this.frame(msg);
-    this.sendHeaders();
-    return this.stream.write(f);
+    try {
+      if (!this.headersSent) {
+        this.headersSent = true;
+        this.stream.respond({ [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto' }, { waitForTrailers: true });
+      }
+      return this.stream.write(f);
+    } catch {
+      return true; // reset by the client; its 'close' ends the call
+    }
   }
 
   waitDrain(): Promise<void> {
+    if (this.stream.destroyed || this.stream.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         this.stream.off('drain', done);
@@ -224,12 +226,22 @@ export class GrpcCall {
     clearTimeout(this.deadline);
     const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': String(status.code) };
     if (status.details) trailers['grpc-message'] = encodeMessage(status.details);
-    if (!this.headersSent) {
-      this.headersSent = true;
-      this.stream.respond({ [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto', ...trailers }, { endStream: true });
-    } else {
-      this.stream.once('wantTrailers', () => this.stream.sendTrailers(trailers));
-      this.stream.end();
+    try {
+      if (!this.headersSent) {
+        this.headersSent = true;
+        this.stream.respond({ [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto', ...trailers }, { endStream: true });
+      } else {
+        this.stream.once('wantTrailers', () => {
+          try {
+            this.stream.sendTrailers(trailers);
+          } catch {
+            // reset by the client meanwhile
+          }
+        });
+        this.stream.end();
+      }
+    } catch {
+      // The client reset the stream before its 'close' reached us: nobody is left to answer.
     }
     // Anything the client still sends is not read.
     this.requests?.destroy();
@@ -264,7 +276,13 @@ export class GrpcServer {
       s.on('close', () => this.sessions.delete(s));
       s.on('error', () => {});
     });
-    server.on('stream', (stream, headers) => this.dispatch(stream, headers));
+    server.on('stream', (stream, headers) => {
+      try {
+        this.dispatch(stream, headers);
+      } catch {
+        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR); // reset by the client meanwhile, or a bug: never a crash
+      }
+    });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(socketPath, () => {

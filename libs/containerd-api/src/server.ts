@@ -147,6 +147,7 @@ export function addService(server: GrpcServer, fullName: string, handlers: Servi
         .then(() => call.finish(), (err: unknown) => {
           if (!call.cancelled) fail(call, err);
         })
+        .catch((err: unknown) => hooks.onError?.(path, err)) // the answer itself failed (a bug): never unhandled
         .finally(() => hooks.onDone?.(path, performance.now() - t0));
     };
     // Unary and server streaming: the handler runs once the one request message has arrived.
