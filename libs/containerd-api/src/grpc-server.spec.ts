@@ -29,7 +29,12 @@ async function withServer(fn: (sock: string, server: GrpcServer, cancelled: stri
       return { info: { digest: req.digest, size: 7, labels: { ns: ctx.namespace() } } };
     }),
     Read: serverStream(async (req: { digest: string; size: number }, _ctx, send) => {
-      for (let i = 0; i < req.size; i++) await send({ offset: i, data: Buffer.alloc(64 * 1024, i) });
+      try {
+        for (let i = 0; i < req.size; i++) await send({ offset: i, data: Buffer.alloc(64 * 1024, i) });
+      } catch (err) {
+        cancelled.push(`read: ${(err as { code?: string }).code}`);
+        throw err;
+      }
       if (req.digest === 'fail-after') throw new NotFoundError('gone midway');
     }),
     Write: bidi(async (call: Any) => {
@@ -91,6 +96,21 @@ describe('GrpcServer (as a grpc-js client sees it)', () => {
       assert.equal(r.n, 3);
       assert.equal(r.err.code, grpc.status.NOT_FOUND);
       assert.equal(r.err.details, 'gone midway');
+      c.close();
+    });
+  });
+
+  it('stops a stream\'s handler when its client cancels, and goes on serving', async () => {
+    await withServer(async (sock, _server, cancelled) => {
+      const c = client(sock);
+      const s = c.Read({ digest: 'x', size: 100_000 }, md());
+      await new Promise<void>((resolve) => s.once('data', () => resolve()));
+      s.cancel();
+      s.on('error', () => {});
+      for (let i = 0; i < 100 && cancelled.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(cancelled, ['read: ABORT_ERR']);
+      const ok = await new Promise<Any>((resolve, reject) => c.Info({ digest: 'd' }, md(), (e: Error, r: Any) => (e ? reject(e) : resolve(r))));
+      assert.equal(ok.info.digest, 'd');
       c.close();
     });
   });
