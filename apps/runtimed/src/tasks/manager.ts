@@ -40,6 +40,8 @@ interface Live {
   shim: ShimClient | undefined;
   /** A reconnect in progress. */
   connecting?: Promise<ShimClient | undefined>;
+  /** The init's exit, once its shim announced it: a stopped task's state never changes again. */
+  exited?: ExitEvent;
 }
 
 type DeleteResult = { id: string; pid: number; exitStatus: number; exitedAt: Timestamp };
@@ -146,7 +148,10 @@ export class TaskManager {
   private attach(l: Live, shim: ShimClient): void {
     l.shim = shim;
     const { namespace: ns, containerId: id } = l.record;
-    shim.on('exit', (e) => this.publishExit(l.record, e));
+    shim.on('exit', (e) => {
+      if (!e.execId) l.exited = e;
+      this.publishExit(l.record, e);
+    });
     shim.on('oom', () => this.ctx.events.emit(ns, '/tasks/oom', { containerId: id }));
     shim.on('close', () => {
       if (l.shim === shim) l.shim = undefined;
@@ -352,6 +357,15 @@ export class TaskManager {
   }
 
   async get(ns: string, id: string, execId: string): Promise<Process> {
+    const e = execId ? undefined : this.live.get(this.key(ns, id))?.exited;
+    if (e) {
+      // Answered here: a stopped init's state is what its exit announced (no round trip to the shim).
+      const r = this.live.get(this.key(ns, id))!.record;
+      return {
+        containerId: id, id, pid: e.pid, status: 'STOPPED', stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal,
+        exitStatus: e.exit.status, exitedAt: exitTimestamp(e.exit),
+      };
+    }
     const { l, shim } = await this.shimOf(ns, id);
     if (!shim && execId) throw new NotFoundError(`process ${execId} of task ${id}: not found`);
     return this.toProcess(l.record, shim ? await shim.state(execId || undefined) : undefined, execId);
