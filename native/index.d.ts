@@ -49,6 +49,10 @@ export class FdWatcher {
 
 /** Spawns berth-nsexec with the plan; returns its pid and the Node end of the sync socket. */
 export function spawnHelper(helper: string, plan: Uint8Array, stdio: [number, number, number]): { pid: number; syncFd: number };
+/** Spawns the helper ahead of its plan ("parked"): it waits on its sync socket for releaseHelper. */
+export function parkHelper(helper: string): { pid: number; syncFd: number };
+/** Hands a parked helper its stdio (-1: /dev/null) and plan; from then on it is as if spawnHelper had started it. */
+export function releaseHelper(syncFd: number, plan: Uint8Array, stdio: [number, number, number]): void;
 /**
  * Spawns `file` (searched in PATH) with posix_spawn — no copy of this process's page tables, unlike fork — and
  * returns its pid: `fds[i]` becomes the child's fd i (-1: /dev/null), signals are reset. The caller reaps it

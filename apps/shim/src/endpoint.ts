@@ -24,6 +24,8 @@ export interface EndpointConfig {
 export interface EndpointHost {
   load(): { tasks: number; capacity: number };
   endpointClosed(ep: TaskEndpoint): void;
+  /** A task of this host was created (answered). */
+  taskCreated?(): void;
 }
 
 export class TaskEndpoint implements Handler {
@@ -171,6 +173,7 @@ export class TaskEndpoint implements Handler {
   }
 
   afterResponse(method: Method): void {
+    if (method === 'create') this.host.taskCreated?.();
     if (method === 'delete' && this.task?.isDeleted) void this.close();
   }
 

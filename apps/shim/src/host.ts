@@ -9,7 +9,7 @@
 //   been deleted is a spare again (the next container start reuses the running process); it exits on
 //   `shutdown` — the spare pool trims spares it does not need.
 import { FailedPreconditionError, InvalidArgumentError, ResourceExhaustedError } from '@berth/errdefs';
-import { setChildSubreaper, startReaper, type Reaper } from '@berth/runtime';
+import { parkHelper, setChildSubreaper, startReaper, unparkHelper, type Reaper } from '@berth/runtime';
 import {
   checkSocketPath, PROTOCOL_VERSION,
   type ClaimParams, type HelloResult, type Method, type ShutdownParams,
@@ -56,6 +56,24 @@ export class ShimHost implements Handler, EndpointHost {
       return;
     }
     await this.server!.listen();
+    this.parkIfSpare();
+  }
+
+  /**
+   * A spare with room parks a berth-nsexec ahead of its next create (parkHelper): the create then skips the
+   * helper's spawn (~1 ms). Only while it has room: a full host's execs spawn theirs as they come.
+   */
+  private parkIfSpare(): void {
+    if (this.cfg.task || this.terminating || this.endpoints.size >= this.cfg.capacity) return;
+    try {
+      parkHelper();
+    } catch (err) {
+      this.log.warn({ err }, 'park a helper');
+    }
+  }
+
+  taskCreated(): void {
+    this.parkIfSpare();
   }
 
   private async add(cfg: EndpointConfig): Promise<TaskEndpoint> {
@@ -81,6 +99,7 @@ export class ShimHost implements Handler, EndpointHost {
     this.endpoints.delete(ep);
     this.server?.publish('load', this.load());
     if (this.cfg.task && this.endpoints.size === 0) void this.terminate();
+    else this.parkIfSpare();
   }
 
   private onSignal(sig: string): void {
@@ -157,6 +176,7 @@ export class ShimHost implements Handler, EndpointHost {
       rmSync(this.cfg.stateDir, { recursive: true, force: true });
       await this.server.close();
     }
+    unparkHelper();
     this.reaper?.stop();
     process.exit(0);
   }

@@ -35,6 +35,7 @@ export {
   type ExitStatus, type Reaper, type ReaperOptions,
 } from './exits.ts';
 export { mount, unmount, resizePty, sendFd, mkfifo, pipe, MountFlags, UnmountFlags } from './mount.ts';
+export { parkHelper, unparkHelper } from './launch.ts';
 export { runCaptured, type CapturedRun, type RunCapturedOptions } from './spawn.ts';
 export { parseSignal } from './signals.ts';
 export {

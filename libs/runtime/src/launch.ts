@@ -33,9 +33,56 @@ function reap(pid: number): void {
   markTransient(pid, false);
 }
 
+/** A helper spawned ahead of its plan, for the next launch (at most one per process). */
+let parked: { helper: string; pid: number; syncFd: number } | undefined;
+
+/**
+ * Spawns a helper now, waiting for its plan, so that the next launch with the same helper skips the spawn
+ * (~1 ms of a create or exec here). For processes that launch again and again (the shim); it exits at once if
+ * this process goes away.
+ */
+export function parkHelper(helper: string = native().helperPath): void {
+  if (parked) return;
+  const { pid, syncFd } = native().parkHelper(helper);
+  markTransient(pid, true);
+  parked = { helper, pid, syncFd };
+}
+
+/** Ends the parked helper, if any (EOF on its socket makes it exit) and reaps it: before this process exits. */
+export function unparkHelper(): void {
+  const p = parked;
+  if (!p) return;
+  parked = undefined;
+  closeSync(p.syncFd);
+  reap(p.pid);
+}
+
+/** The parked helper, given its plan and stdio; undefined when there is none (or it could not take them). */
+function releaseParked(helper: string, planBytes: Buffer, stdio: [number, number, number]): { pid: number; syncFd: number } | undefined {
+  const p = parked;
+  if (!p || p.helper !== helper) return undefined;
+  parked = undefined;
+  try {
+    native().releaseHelper(p.syncFd, planBytes, stdio);
+    return p;
+  } catch {
+    // It died meanwhile: forget it, spawn one as usual.
+    closeSync(p.syncFd);
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    reap(p.pid);
+    return undefined;
+  }
+}
+
 export async function launch(plan: Plan, opts: LaunchOptions): Promise<LaunchResult> {
   const n = native();
-  const { pid: helperPid, syncFd } = n.spawnHelper(opts.helper, encodePlan(plan), opts.stdio);
+  const planBytes = encodePlan(plan);
+  const { pid: helperPid, syncFd } = releaseParked(opts.helper, planBytes, opts.stdio)
+    ?? n.spawnHelper(opts.helper, planBytes, opts.stdio);
   markTransient(helperPid, true);
   const chan = new SyncChannel(syncFd);
   let pid = 0;

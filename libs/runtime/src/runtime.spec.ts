@@ -9,6 +9,7 @@ import path from 'node:path';
 import tty from 'node:tty';
 import { after, before, describe, it } from 'node:test';
 import { waitExit } from './exits.ts';
+import { parkHelper, unparkHelper } from './launch.ts';
 import { Fixture, childPids, mountsMentioning } from './test-support.ts';
 
 describe('Runtime (real containers)', () => {
@@ -110,6 +111,26 @@ describe('Runtime (real containers)', () => {
     });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^\d+:pids:\/\n\d+:memory:\/\n77\n$/);
+  });
+
+  it('runs a container through a helper parked ahead of time: stdio, plan and cgroups handed over', async () => {
+    const helpers = () => childPids().filter((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'berth-nsexec');
+    assert.deepEqual(helpers(), []);
+    parkHelper();
+    const [parked] = helpers();
+    assert.ok(parked, 'a parked berth-nsexec waits as a child of this process');
+    const r = await fx.run(['sh', '-c', 'grep -E ":pids:" /proc/self/cgroup; echo err >&2; exit 3'], undefined, () => {
+      assert.equal(existsSync(`/proc/${parked}`), false, 'the parked helper ran this create (and is gone)');
+    });
+    assert.equal(r.status, 3);
+    assert.match(r.stdout, new RegExp(`^\\d+:pids:/.*/${r.id}\\n$`));
+    assert.equal(r.stderr, 'err\n');
+    // Unparked at exit: EOF ends a parked helper, and it is reaped.
+    parkHelper();
+    const [second] = helpers();
+    assert.ok(second);
+    unparkHelper();
+    assert.equal(existsSync(`/proc/${second}`), false);
   });
 
   it('starts a container whose pids limit is 1 (the helper never counts against it)', async () => {

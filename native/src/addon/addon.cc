@@ -54,6 +54,33 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// parkHelper(helper) → { pid, syncFd }: a helper waiting for its plan (releaseHelper)
+Napi::Value ParkHelper(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string helper = info[0].As<Napi::String>();
+  berth_err e{};
+  pid_t pid;
+  int sync_fd;
+  if (berth_park_helper(helper.c_str(), &pid, &sync_fd, &e) < 0) return ThrowErr(env, e);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", Napi::Number::New(env, pid));
+  o.Set("syncFd", Napi::Number::New(env, sync_fd));
+  return o;
+}
+
+// releaseHelper(syncFd, plan, [stdin, stdout, stderr])
+Napi::Value ReleaseHelper(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int sync_fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<uint8_t> plan = info[1].As<Napi::Buffer<uint8_t>>();
+  Napi::Array stdio = info[2].As<Napi::Array>();
+  int fds[3];
+  for (uint32_t i = 0; i < 3; i++) fds[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
+  berth_err e{};
+  if (berth_release_helper(sync_fd, plan.Data(), plan.Length(), fds, &e) < 0) return ThrowErr(env, e);
+  return env.Undefined();
+}
+
 // spawnProcess(file, argv, env ("K=V" strings), fds) → pid
 Napi::Value SpawnProcess(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -368,6 +395,8 @@ Napi::FunctionReference FdWatcher::ctor;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
+  exports.Set("parkHelper", Napi::Function::New(env, ParkHelper));
+  exports.Set("releaseHelper", Napi::Function::New(env, ReleaseHelper));
   exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcess));
   exports.Set("memfd", Napi::Function::New(env, Memfd));
   exports.Set("syncRecv", Napi::Function::New(env, SyncRecv));

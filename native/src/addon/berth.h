@@ -22,6 +22,10 @@ int berth_fail(struct berth_err *e, int code, const char *fmt, ...) __attribute_
 /* spawn.c */
 int berth_spawn_helper(const char *helper, const void *plan, size_t plan_len, const int stdio[3], pid_t *pid,
                        int *sync_fd, struct berth_err *e);
+/* A helper spawned ahead of its plan ("parked"): it waits on its sync socket for berth_release_helper. */
+int berth_park_helper(const char *helper, pid_t *pid, int *sync_fd, struct berth_err *e);
+/* Hands a parked helper its stdio (-1: /dev/null) and its plan (SYNC_GO); it then runs as if spawned with them. */
+int berth_release_helper(int sync_fd, const void *plan, size_t plan_len, const int stdio[3], struct berth_err *e);
 
 /* Spawns `file` (searched in PATH) with posix_spawn: fds[i] becomes the child's fd i (-1: /dev/null), every
  * other fd of ours stays behind (they are all close-on-exec), signal dispositions and mask are reset. */

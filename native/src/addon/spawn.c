@@ -69,6 +69,60 @@ out:
   return rc;
 }
 
+int berth_park_helper(const char *helper, pid_t *pid, int *sync_fd, struct berth_err *e) {
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return berth_fail(e, errno, "create sync socketpair");
+  int fds[4] = { -1, -1, -1, sp[1] }; /* no plan at fd 4: the helper waits for SYNC_GO */
+  char *const argv[] = { (char *)"berth-nsexec", NULL };
+  char *const envp[] = { NULL };
+  int rc = berth_spawn_process(helper, argv, envp, fds, 4, pid, e);
+  close(sp[1]);
+  if (rc < 0) {
+    close(sp[0]);
+    return -1;
+  }
+  *sync_fd = sp[0];
+  return 0;
+}
+
+int berth_release_helper(int sync_fd, const void *plan, size_t plan_len, const int stdio[3], struct berth_err *e) {
+  int planfd = -1, devnull = -1, rc = -1;
+  planfd = memfd_create("berth-plan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (planfd < 0 || write_all(planfd, plan, plan_len) < 0) {
+    berth_fail(e, errno, "write plan");
+    goto out;
+  }
+  fcntl(planfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  int fds[4] = { stdio[0], stdio[1], stdio[2], planfd };
+  for (int i = 0; i < 3; i++) {
+    if (fds[i] >= 0) continue;
+    if (devnull < 0 && (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+      berth_fail(e, errno, "open /dev/null");
+      goto out;
+    }
+    fds[i] = devnull;
+  }
+  struct sync_msg m = { .type = SYNC_GO };
+  struct iovec iov = { .iov_base = &m, .iov_len = offsetof(struct sync_msg, text) + 1 };
+  char cbuf[CMSG_SPACE(sizeof fds)];
+  memset(cbuf, 0, sizeof cbuf);
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(c), fds, sizeof fds);
+  if (sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0) {
+    berth_fail(e, errno, "hand the plan to the parked helper");
+    goto out;
+  }
+  rc = 0;
+out:
+  if (planfd >= 0) close(planfd);
+  if (devnull >= 0) close(devnull);
+  return rc;
+}
+
 int berth_spawn_process(const char *file, char *const argv[], char *const envp[], const int *fds, int nfds, pid_t *pid,
                         struct berth_err *e) {
   int src[16], devnull = -1, rc = -1;

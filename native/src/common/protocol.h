@@ -12,6 +12,8 @@
  *   Node (addon)                 berth-nsexec (helper)                 container init / exec child
  *   ------------                 ---------------------                 ---------------------------
  *   posix_spawn(helper) ───────► read plan (fd 4), close other fds
+ *   (or, spawned ahead with no plan — "parked" — it first waits for SYNC_GO + [stdin, stdout, stderr, plan]
+ *    and puts them at 0, 1, 2 and 4; EOF instead means its parent went away, and it exits)
  *                                move itself into the v1 cgroups ("0" to their tasks files: no
  *                                  RCU grace period), open the cgroup.procs files left (and the
  *                                  cgroup2 dir), oom_score_adj
@@ -124,6 +126,7 @@ enum sync_type {
   SYNC_READY = 5,    /* init → Node: set up, now blocking on the exec fifo */
   SYNC_ERROR = 6,    /* value: errno; text: what was being done (the receiver appends the errno) */
   SYNC_ERROR_PLAIN = 7, /* value: errno; text: the complete message (runc's wording, e.g. exec lookups) */
+  SYNC_GO = 8,       /* Node → a parked helper: its stdin, stdout, stderr and plan, as SCM_RIGHTS in that order */
 };
 
 #define SYNC_TEXT_MAX 1024

@@ -200,7 +200,30 @@ __attribute__((noreturn)) static void exec_child(void) {
   exec_process(&plan, path);
 }
 
+/* A helper spawned ahead of time (a spare shim parks one) has no plan at fd 4 yet: it waits for SYNC_GO with its
+ * stdin, stdout, stderr and plan, and puts them where a helper spawned with them has them. EOF (its parent
+ * went away) or anything else ends it quietly. */
+static void await_go(void) {
+  struct stat st;
+  if (fstat(BERTH_PLAN_FD, &st) == 0) return;
+  int fds[4];
+  if (sync_recv_fds(SYNC_GO, fds, 4) != 4) _exit(0);
+  /* Above the targets first (a received fd may be 4 itself), then into place; dup2 leaves them inheritable. */
+  for (int i = 0; i < 4; i++) {
+    int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 16);
+    if (moved < 0) _exit(1);
+    close(fds[i]);
+    fds[i] = moved;
+  }
+  const int target[4] = { 0, 1, 2, BERTH_PLAN_FD };
+  for (int i = 0; i < 4; i++) {
+    if (dup2(fds[i], target[i]) < 0) _exit(1);
+    close(fds[i]);
+  }
+}
+
 int main(void) {
+  await_go();
   /* Nothing of Node's may leak into a container: keep stdio, sync and plan only. */
   syscall(SYS_close_range, BERTH_PLAN_FD + 1, ~0U, 0);
   if (fcntl(sync_fd, F_SETFD, FD_CLOEXEC) < 0) fail(errno, "set close-on-exec on the sync socket");

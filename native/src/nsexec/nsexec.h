@@ -72,6 +72,8 @@ __attribute__((noreturn, format(printf, 2, 3))) void fail(int errnum, const char
 __attribute__((noreturn, format(printf, 2, 3))) void fail_plain(int errnum, const char *fmt, ...);
 int sync_send(uint32_t type, int32_t value, int fd);
 int sync_wait(uint32_t type);
+/* Receives one message of `type` carrying exactly `n` fds (CLOEXEC): n, 0 on EOF, -1 on error. */
+int sync_recv_fds(uint32_t type, int *fds, int n);
 int write_file(const char *path, const char *data, size_t len);
 const char *errno_name(int errnum);
 

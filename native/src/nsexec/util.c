@@ -87,3 +87,30 @@ int write_file(const char *path, const char *data, size_t len) {
   }
   return 0;
 }
+
+int sync_recv_fds(uint32_t type, int *fds, int n) {
+  struct sync_msg m;
+  char cbuf[CMSG_SPACE(sizeof(int) * 8)];
+  struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  ssize_t got;
+  do got = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC); while (got < 0 && errno == EINTR);
+  if (got <= 0) return (int)got;
+  int count = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      int f;
+      memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+      if (count < n) fds[count++] = f;
+      else close(f);
+    }
+  }
+  if (got < (ssize_t)offsetof(struct sync_msg, text) || m.type != type || count != n) {
+    for (int i = 0; i < count; i++) close(fds[i]);
+    errno = EPROTO;
+    return -1;
+  }
+  return count;
+}

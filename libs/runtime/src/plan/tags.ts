@@ -17,4 +17,4 @@ export const MountKind = { FS: 1, BIND: 2, SYMLINK: 3, REMOUNT: 4 } as const;
 
 export const DeviceTag = { PATH: 1, TYPE: 2, MAJOR: 3, MINOR: 4, MODE: 5, UID: 6, GID: 7, BIND: 8 } as const;
 
-export const SyncType = { EOF: 0, PID: 1, HOOKS: 2, CONTINUE: 3, PTY: 4, READY: 5, ERROR: 6, ERROR_PLAIN: 7 } as const;
+export const SyncType = { EOF: 0, PID: 1, HOOKS: 2, CONTINUE: 3, PTY: 4, READY: 5, ERROR: 6, ERROR_PLAIN: 7, GO: 8 } as const;
