@@ -36,6 +36,7 @@ export {
 } from './exits.ts';
 export { mount, unmount, resizePty, sendFd, mkfifo, pipe, MountFlags, UnmountFlags } from './mount.ts';
 export { parkHelper, unparkHelper } from './launch.ts';
+export { writeFileAtomic, writeFileAtomicAsync } from './state.ts';
 export { runCaptured, type CapturedRun, type RunCapturedOptions } from './spawn.ts';
 export { parseSignal } from './signals.ts';
 export {

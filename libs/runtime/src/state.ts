@@ -38,11 +38,13 @@ export function validateId(id: string): void {
   }
 }
 
+/** Writes `file` atomically: a temp file beside it, written whole and fsynced, then renamed over it. */
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): void {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', mode);
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

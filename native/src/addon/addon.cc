@@ -36,22 +36,30 @@ Napi::Value Status(Napi::Env env, int exit_code, int sig) {
   return o;
 }
 
+Napi::Object HelperHandle(Napi::Env env, pid_t pid, int sync_fd) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", Napi::Number::New(env, pid));
+  o.Set("syncFd", Napi::Number::New(env, sync_fd));
+  return o;
+}
+
+void StdioFds(const Napi::Value &v, int fds[3]) {
+  Napi::Array stdio = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < 3; i++) fds[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
+}
+
 // spawnHelper(helper, plan, [stdin, stdout, stderr]) → { pid, syncFd }
 Napi::Value SpawnHelper(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string helper = info[0].As<Napi::String>();
   Napi::Buffer<uint8_t> plan = info[1].As<Napi::Buffer<uint8_t>>();
-  Napi::Array stdio = info[2].As<Napi::Array>();
   int fds[3];
-  for (uint32_t i = 0; i < 3; i++) fds[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
+  StdioFds(info[2], fds);
   berth_err e{};
   pid_t pid;
   int sync_fd;
   if (berth_spawn_helper(helper.c_str(), plan.Data(), plan.Length(), fds, &pid, &sync_fd, &e) < 0) return ThrowErr(env, e);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("pid", Napi::Number::New(env, pid));
-  o.Set("syncFd", Napi::Number::New(env, sync_fd));
-  return o;
+  return HelperHandle(env, pid, sync_fd);
 }
 
 // parkHelper(helper) → { pid, syncFd }: a helper waiting for its plan (releaseHelper)
@@ -62,10 +70,7 @@ Napi::Value ParkHelper(const Napi::CallbackInfo &info) {
   pid_t pid;
   int sync_fd;
   if (berth_park_helper(helper.c_str(), &pid, &sync_fd, &e) < 0) return ThrowErr(env, e);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("pid", Napi::Number::New(env, pid));
-  o.Set("syncFd", Napi::Number::New(env, sync_fd));
-  return o;
+  return HelperHandle(env, pid, sync_fd);
 }
 
 // releaseHelper(syncFd, plan, [stdin, stdout, stderr])
@@ -73,9 +78,8 @@ Napi::Value ReleaseHelper(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int sync_fd = info[0].As<Napi::Number>().Int32Value();
   Napi::Buffer<uint8_t> plan = info[1].As<Napi::Buffer<uint8_t>>();
-  Napi::Array stdio = info[2].As<Napi::Array>();
   int fds[3];
-  for (uint32_t i = 0; i < 3; i++) fds[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
+  StdioFds(info[2], fds);
   berth_err e{};
   if (berth_release_helper(sync_fd, plan.Data(), plan.Length(), fds, &e) < 0) return ThrowErr(env, e);
   return env.Undefined();

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "berth.h"
+#include "../common/passed-fds.h"
 
 int berth_sync_recv(int fd, struct sync_msg *m, int *passed_fd, struct berth_err *e) {
   char cbuf[CMSG_SPACE(sizeof(int) * 4)];
@@ -21,16 +22,7 @@ int berth_sync_recv(int fd, struct sync_msg *m, int *passed_fd, struct berth_err
     if (errno == EAGAIN) return -2;
     return berth_fail(e, errno, "read from the container's sync socket");
   }
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < nfds; i++) {
-      int f;
-      memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-      if (*passed_fd < 0) *passed_fd = f;
-      else close(f);
-    }
-  }
+  take_passed_fds(&msg, passed_fd, 1);
   if (n == 0) return 0;
   if (n < (ssize_t)offsetof(struct sync_msg, text)) {
     if (*passed_fd >= 0) close(*passed_fd);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "nsexec.h"
+#include "../common/passed-fds.h"
 
 int sync_fd = BERTH_SYNC_FD;
 
@@ -96,17 +97,7 @@ int sync_recv_fds(uint32_t type, int *fds, int n) {
   ssize_t got;
   do got = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC); while (got < 0 && errno == EINTR);
   if (got <= 0) return (int)got;
-  int count = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < k; i++) {
-      int f;
-      memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-      if (count < n) fds[count++] = f;
-      else close(f);
-    }
-  }
+  int count = take_passed_fds(&msg, fds, n);
   if (got < (ssize_t)offsetof(struct sync_msg, text) || m.type != type || count != n) {
     for (int i = 0; i < count; i++) close(fds[i]);
     errno = EPROTO;

@@ -357,10 +357,11 @@ export class TaskManager {
   }
 
   async get(ns: string, id: string, execId: string): Promise<Process> {
-    const e = execId ? undefined : this.live.get(this.key(ns, id))?.exited;
+    const stopped = execId ? undefined : this.live.get(this.key(ns, id));
+    const e = stopped?.exited;
     if (e) {
       // Answered here: a stopped init's state is what its exit announced (no round trip to the shim).
-      const r = this.live.get(this.key(ns, id))!.record;
+      const r = stopped.record;
       return {
         containerId: id, id, pid: e.pid, status: 'STOPPED', stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal,
         exitStatus: e.exit.status, exitedAt: exitTimestamp(e.exit),
