@@ -3,7 +3,8 @@
 import { InvalidArgumentError } from '@berth/errdefs';
 import { mount, MountFlags, unmount, UnmountFlags } from '@berth/runtime';
 import type { RootfsMount } from '@berth/shim-protocol';
-import { mkdirSync } from 'node:fs';
+import { close, closeSync, constants, mkdirSync, openSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 
 const FLAGS: Record<string, number> = {
@@ -12,6 +13,8 @@ const FLAGS: Record<string, number> = {
   bind: MountFlags.BIND, rbind: MountFlags.BIND | MountFlags.REC,
 };
 const NO_OP = new Set(['rw', 'defaults']);
+const O_PATH = 0o10000000; // not in fs.constants
+const closeAsync = promisify(close);
 
 export function mountRootfs(mounts: RootfsMount[], rootfs: string): void {
   mkdirSync(rootfs, { recursive: true, mode: 0o755 });
@@ -44,21 +47,37 @@ export function mountRootfs(mounts: RootfsMount[], rootfs: string): void {
   }
 }
 
-/** Unmounts everything stacked on the rootfs (each rootfs mount, top first). */
-export function unmountRootfs(rootfs: string): void {
-  for (let i = 0; i < 16; i++) {
-    try {
-      unmount(rootfs, 0);
-    } catch (err) {
-      const code = (err as { errno?: string }).errno;
-      if (code === 'EINVAL' || code === 'ENOENT') return; // nothing (more) mounted there
-      if (code === 'EBUSY') {
-        unmount(rootfs, UnmountFlags.DETACH);
-        continue;
+/**
+ * Unmounts everything stacked on the rootfs (each rootfs mount, top first). The mounts are out of the mount table
+ * when this returns; each keeps one reference, an O_PATH descriptor, closed in the thread pool: releasing an
+ * overlay's superblock syncs its whole upper filesystem (a journal commit, 2–5 ms measured), which then happens
+ * after the caller has answered. The promise settles once every mount is released.
+ */
+export function unmountRootfs(rootfs: string): Promise<void> {
+  const held: number[] = [];
+  try {
+    for (let i = 0; i < 16; i++) {
+      let fd: number | undefined;
+      try {
+        fd = openSync(rootfs, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      } catch {
+        // no descriptor: the unmount below then releases the mount itself
       }
-      throw err;
+      try {
+        unmount(rootfs, UnmountFlags.DETACH);
+      } catch (err) {
+        if (fd !== undefined) closeSync(fd);
+        const code = (err as { errno?: string }).errno;
+        if (code === 'EINVAL' || code === 'ENOENT') break; // nothing (more) mounted there
+        throw err;
+      }
+      if (fd !== undefined) held.push(fd);
     }
+  } catch (err) {
+    for (const fd of held) closeSync(fd);
+    throw err;
   }
+  return Promise.all(held.map((fd) => closeAsync(fd))).then(() => undefined);
 }
 
 function unmountQuietly(target: string): void {

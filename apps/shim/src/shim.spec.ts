@@ -2,14 +2,14 @@
 // it, and driven through ShimClient.
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, AlreadyExistsError } from '@berth/errdefs';
 import { mkfifo } from '@berth/runtime';
-import { EXIT_FILE, jsonFileUri, readRecordedExit, ShimClient, TASK_FILE, type ExitEvent } from '@berth/shim-protocol';
+import { EXIT_FILE, jsonFileUri, launchShim, readRecordedExit, ShimClient, TASK_FILE, type ExitEvent } from '@berth/shim-protocol';
 import { waitFor } from '@berth/testing';
 import assert from 'node:assert/strict';
-import { closeSync, constants as fsc, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cgroupProcesses, Fixture, isAlive, logText, mountsUnder } from './test-helpers.ts';
+import { cgroupProcesses, Fixture, isAlive, logText, mountsUnder, SHIM_BIN } from './test-helpers.ts';
 
 let fx: Fixture;
 before(() => {
@@ -282,5 +282,42 @@ describe('rootfs mounts', () => {
     assert.equal(readFileSync(out, 'utf8'), '/bin/busybox\n');
     await shim.delete();
     assert.deepEqual(mountsUnder(path.join(bundle, 'rootfs')), []);
+  });
+
+  test('an overlay rootfs leaves the mount table on delete; the host holds nothing of it after', async () => {
+    const id = 'overlay';
+    const bundle = fx.bundle(id, ['ls', '/bin/busybox'], { emptyRootfs: true });
+    const layer = path.join(fx.root, 'overlay-layer');
+    for (const d of ['upper', 'work']) mkdirSync(path.join(layer, d), { recursive: true });
+    // A host with room for two tasks outlives this one, so what it still holds after the delete shows.
+    const hostDir = path.join(fx.root, 'overlay-host');
+    const l = await launchShim({ binary: SHIM_BIN, socket: path.join(hostDir, 'shim.sock'), stateDir: hostDir, capacity: 2 });
+    fx.track(l.pid);
+    const host = await ShimClient.connect(l.socket);
+    await host.claim({ id, socket: fx.socket(id), stateDir: fx.stateDir(id) });
+    const shim = await fx.connect(fx.socket(id));
+    await shim.create({
+      bundle, runtimeRoot: fx.runtimeRoot,
+      rootfs: [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${fx.rootfs}`, `upperdir=${layer}/upper`, `workdir=${layer}/work`] }],
+    });
+    const rootfs = path.join(bundle, 'rootfs');
+    const overlay = readFileSync(`/proc/${l.pid}/mountinfo`, 'utf8').split('\n').map((m) => m.split(' '))
+      .find((f) => f[4] === rootfs && f.includes('overlay'));
+    assert.ok(overlay, 'the overlay is mounted on the rootfs');
+    const mountIdsHeld = () => readdirSync(`/proc/${l.pid}/fdinfo`).flatMap((fd) => {
+      try {
+        return [/^mnt_id:\s+(\d+)/m.exec(readFileSync(`/proc/${l.pid}/fdinfo/${fd}`, 'utf8'))?.[1]];
+      } catch {
+        return []; // closed meanwhile
+      }
+    });
+    await shim.start();
+    assert.equal((await shim.wait()).exitCode, 0);
+    await shim.delete();
+    assert.deepEqual(mountsUnder(rootfs), []);
+    assert.ok(isAlive(l.pid));
+    await waitFor(() => !mountIdsHeld().includes(overlay[0]), 'the host to let go of the overlay');
+    await host.shutdown();
+    await waitFor(() => !isAlive(l.pid), 'the host to exit');
   });
 });

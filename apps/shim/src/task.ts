@@ -93,13 +93,20 @@ export class Task extends EventEmitter<TaskEvents> implements ProcessOwner {
       return handle.pid;
     } catch (err) {
       io.close();
-      if (this.rootfsTarget) unmountRootfs(this.rootfsTarget);
-      this.rootfsTarget = undefined;
+      this.releaseRootfs();
       throw err;
     }
   }
 
   private taskRecordWritten: Promise<void> = Promise.resolve();
+
+  /** Unmounts the rootfs; the overlay's release (a sync of its upper filesystem) finishes after the answer. */
+  private releaseRootfs(): void {
+    if (!this.rootfsTarget) return;
+    const released = unmountRootfs(this.rootfsTarget);
+    this.rootfsTarget = undefined;
+    released.catch((err: unknown) => this.log.warn({ err }, 'release rootfs'));
+  }
 
   process(execId: string | undefined): ShimProcess {
     if (!execId) return this.init;
@@ -197,8 +204,7 @@ export class Task extends EventEmitter<TaskEvents> implements ProcessOwner {
     await this.runtime.delete(this.id, { force: true });
     this.stopOom?.();
     this.stopOom = undefined;
-    if (this.rootfsTarget) unmountRootfs(this.rootfsTarget);
-    this.rootfsTarget = undefined;
+    this.releaseRootfs();
     this.deleted = true;
     return { pid: init.pid, exit };
   }
