@@ -152,9 +152,10 @@ async function startBerthd(): Promise<Daemon> {
   const dir = path.join(base, 'berthd');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+  writeFileSync(path.join(dir, 'daemon.json'), '{}\n'); // not the machine's /etc/berth/daemon.json
   const log = openSync(path.join(dir, 'berthd.log'), 'a');
   const child = spawn(process.execPath, [
-    BERTHD, `--host=unix://${socket}`, `--data-root=${path.join(dir, 'data')}`, `--exec-root=${execRoot}`, `--bridge=bb${id}`,
+    BERTHD, `--config-file=${path.join(dir, 'daemon.json')}`, `--host=unix://${socket}`, `--data-root=${path.join(dir, 'data')}`, `--exec-root=${execRoot}`, `--bridge=bb${id}`,
     `--bip=${sub.gateway}/24`, `--cgroup-parent=${cgroupParent}`, `--registry-mirror=http://${SHARED_REGISTRY}`,
     `--insecure-registry=${SHARED_REGISTRY}`, '--log-level=warn',
   ], { stdio: ['ignore', log, log], env: { ...process.env, BERTH_RESOLV_CONF: path.join(dir, 'resolv.conf') } });

@@ -38,6 +38,16 @@ describe('iptables rules', () => {
     assert.match(text, /-A BT-1-DNAT -i bt0 -j RETURN/);
   });
 
+  it('accepts same-bridge traffic of icc networks before the isolation chain and the conntrack matches', () => {
+    const forward = renderRules(c, model).split('\n').filter((l) => l.startsWith(`-A ${c.forward} `));
+    assert.equal(forward[0], '-A BT-1-FORWARD -i bt0 -o bt0 -j ACCEPT');
+    assert.equal(forward[1], '-A BT-1-FORWARD -j BT-1-ISOLATION');
+    assert.equal(forward.filter((l) => l.startsWith('-A BT-1-FORWARD -i bt0 -o bt0 ')).length, 1);
+    // without icc, same-bridge traffic is dropped (after the established accept, as before)
+    assert.ok(forward.indexOf('-A BT-1-FORWARD -i bt1 -o bt1 -j DROP') > 1);
+    assert.ok(!forward.some((l) => l.includes('-i bt1 -o bt1 -j ACCEPT')));
+  });
+
   it('without the userland proxy, masquerades hairpin traffic; with loopback DNAT, guards the bridges\' 127/8 routing', () => {
     const text = renderRules(c, { ...model, userlandProxy: false, loopbackDnat: true });
     assert.doesNotMatch(text, /-j RETURN/);

@@ -89,6 +89,9 @@ function renderFilter(c: ChainNames, m: RulesModel, insertJumps: [string, string
   const f: string[] = ['*filter'];
   for (const name of [c.forward, c.isolation, c.isolation2, c.input]) f.push(`:${name} - [0:0]`);
   for (const [table, chain, spec] of insertJumps) if (table === 'filter') f.push(`-I ${chain} 1 ${spec}`);
+  // Traffic between containers of one bridge (with icc) is accepted first, on its interfaces alone: bulk
+  // container-to-container packets skip the isolation chain and the conntrack matches (cheaper per packet).
+  for (const n of m.networks) if (n.icc) f.push(`-A ${c.forward} -i ${n.bridge} -o ${n.bridge} -j ACCEPT`);
   f.push(`-A ${c.forward} -j ${c.isolation}`);
   for (const n of m.networks) {
     const b = n.bridge;
@@ -103,7 +106,7 @@ function renderFilter(c: ChainNames, m: RulesModel, insertJumps: [string, string
       f.push(`-A ${c.forward} ! -i ${b} -o ${b} -m conntrack --ctstate DNAT -j ACCEPT`);
       f.push(`-A ${c.forward} -i ${b} ! -o ${b} -j ACCEPT`);
     }
-    f.push(`-A ${c.forward} -i ${b} -o ${b} -j ${n.icc ? 'ACCEPT' : 'DROP'}`);
+    if (!n.icc) f.push(`-A ${c.forward} -i ${b} -o ${b} -j DROP`);
     if (!n.internal) f.push(`-A ${c.forward} ! -i ${b} -o ${b} -j DROP`);
     if (n.dnsPort) {
       f.push(`-A ${c.input} -i ${b} -d ${n.gateway}/32 -p udp -m udp --dport ${n.dnsPort} -j ACCEPT`);
