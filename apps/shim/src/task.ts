@@ -14,7 +14,7 @@ import path from 'node:path';
 import { ProcessIO } from './io.ts';
 import type { Logger } from './logger.ts';
 import { ShimProcess, type ProcessOwner } from './process.ts';
-import { writeRecord, writeRecordAsync } from './records.ts';
+import { commitRecord, prepareRecord, writeRecord, writeRecordAsync } from './records.ts';
 import { mountRootfs, unmountRootfs } from './rootfs.ts';
 
 const EXEC_ID = /^[\w+.-]{1,128}$/;
@@ -90,6 +90,12 @@ export class Task extends EventEmitter<TaskEvents> implements ProcessOwner {
         stdout: p.stdout ?? '', stderr: p.stderr ?? '', terminal: io.terminal, pid: handle.pid, runtimeRoot: root,
         created: new Date().toISOString(),
       }).catch((err: unknown) => this.log.warn({ err }, 'write task.json'));
+      // The exit record's temp, prepared alongside: at the exit only an in-place overwrite is synced.
+      const exitPrepared = prepareRecord(path.join(this.stateDir, EXIT_FILE)).then(
+        (tmp) => void (this.preparedExit = tmp),
+        (err: unknown) => this.log.warn({ err }, 'prepare exit.json'),
+      );
+      this.taskRecordWritten = Promise.all([this.taskRecordWritten, exitPrepared]).then(() => undefined);
       return handle.pid;
     } catch (err) {
       io.close();
@@ -99,6 +105,8 @@ export class Task extends EventEmitter<TaskEvents> implements ProcessOwner {
   }
 
   private taskRecordWritten: Promise<void> = Promise.resolve();
+  /** The exit record's prepared temp, once written (records.ts prepareRecord). */
+  private preparedExit: string | undefined;
 
   /** Unmounts the rootfs; the overlay's release (a sync of its upper filesystem) finishes after the answer. */
   private releaseRootfs(): void {
@@ -270,7 +278,11 @@ export class Task extends EventEmitter<TaskEvents> implements ProcessOwner {
   recordExit(proc: ShimProcess, exit: ExitStatus): void {
     try {
       if (proc.execId) this.writeExec(proc, exit);
-      else writeRecord(path.join(this.stateDir, EXIT_FILE), { pid: proc.pid, exit });
+      else {
+        const prepared = this.preparedExit;
+        this.preparedExit = undefined;
+        commitRecord(path.join(this.stateDir, EXIT_FILE), { pid: proc.pid, exit }, prepared);
+      }
     } catch (err) {
       this.log.error({ err, execId: proc.execId }, 'cannot record exit status');
     }
