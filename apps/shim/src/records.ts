@@ -6,7 +6,7 @@
 // fsynced in the thread pool, so that committing it overwrites bytes already on disk and needs only fdatasync (size
 // and blocks unchanged: no journal commit) before the rename.
 import { writeFileAtomic, writeFileAtomicAsync } from '@berth/runtime';
-import { closeSync, fdatasyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -57,7 +57,7 @@ export function commitRecord(file: string, value: unknown, prepared: string | un
   data.copy(buf);
   const fd = openSync(prepared, 'r+');
   try {
-    for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off, off);
+    writeFileSync(fd, buf); // from offset 0, written whole
     fdatasyncSync(fd);
   } finally {
     closeSync(fd);

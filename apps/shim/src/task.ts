@@ -85,17 +85,18 @@ export class Task extends EventEmitter<TaskEvents> implements ProcessOwner {
       }
       // Nothing reads task.json back (it describes the task to whoever looks at the state dir): its fsyncs run
       // in the thread pool while the create is answered and the start served; delete waits for them.
-      this.taskRecordWritten = writeRecordAsync(path.join(this.stateDir, TASK_FILE), {
-        id: this.id, namespace: this.namespace, bundle: p.bundle, rootfs: p.rootfs ?? [], stdin: p.stdin ?? '',
-        stdout: p.stdout ?? '', stderr: p.stderr ?? '', terminal: io.terminal, pid: handle.pid, runtimeRoot: root,
-        created: new Date().toISOString(),
-      }).catch((err: unknown) => this.log.warn({ err }, 'write task.json'));
-      // The exit record's temp, prepared alongside: at the exit only an in-place overwrite is synced.
-      const exitPrepared = prepareRecord(path.join(this.stateDir, EXIT_FILE)).then(
-        (tmp) => void (this.preparedExit = tmp),
-        (err: unknown) => this.log.warn({ err }, 'prepare exit.json'),
-      );
-      this.taskRecordWritten = Promise.all([this.taskRecordWritten, exitPrepared]).then(() => undefined);
+      // The exit record's temp is prepared alongside: at the exit only an in-place overwrite is synced.
+      this.taskRecordWritten = Promise.all([
+        writeRecordAsync(path.join(this.stateDir, TASK_FILE), {
+          id: this.id, namespace: this.namespace, bundle: p.bundle, rootfs: p.rootfs ?? [], stdin: p.stdin ?? '',
+          stdout: p.stdout ?? '', stderr: p.stderr ?? '', terminal: io.terminal, pid: handle.pid, runtimeRoot: root,
+          created: new Date().toISOString(),
+        }).catch((err: unknown) => this.log.warn({ err }, 'write task.json')),
+        prepareRecord(path.join(this.stateDir, EXIT_FILE)).then(
+          (tmp) => void (this.preparedExit = tmp),
+          (err: unknown) => this.log.warn({ err }, 'prepare exit.json'),
+        ),
+      ]).then(() => undefined);
       return handle.pid;
     } catch (err) {
       io.close();
