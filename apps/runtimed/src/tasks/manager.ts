@@ -260,13 +260,30 @@ export class TaskManager {
       await run('umount', ['-l', rootfs]).catch(() => {});
       if (statSync(rootfs).dev !== statSync(bundle).dev) throw new FailedPreconditionError(`clean bundle ${bundle}: rootfs is still mounted`);
     }
-    const trash = path.join(this.trashDir, `${path.basename(bundle)}-${randomBytes(4).toString('hex')}`);
+    this.moveToTrash(bundle);
+  }
+
+  /**
+   * Renames `dir` into the trash (deleted after the answer); a missing `dir` is fine. A task's state dir goes this
+   * way too: its shim removes it as it closes, and two removals of one tree racing each other can both give up on
+   * entries the other took and leave the emptied dir behind; renaming it away is atomic.
+   */
+  private moveToTrash(dir: string): void {
+    const trash = path.join(this.trashDir, `${path.basename(dir)}-${randomBytes(4).toString('hex')}`);
     mkdirSync(this.trashDir, { recursive: true, mode: 0o700 });
-    renameSync(bundle, trash);
+    try {
+      renameSync(dir, trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
     this.discard(trash);
   }
 
-  /** Bundles renamed out of the way, deleted in the background (`<state>/tasks/.trash`; namespaces cannot start with a dot). */
+  /**
+   * Bundles and task state dirs renamed out of the way, deleted in the background (`<state>/tasks/.trash`;
+   * namespaces cannot start with a dot).
+   */
   private get trashDir(): string {
     return path.join(this.ctx.config.state, 'tasks', '.trash');
   }
@@ -329,7 +346,7 @@ export class TaskManager {
     this.live.delete(this.key(ns, id));
     this.store.delete(ns, id);
     await this.clearBundle(l.record.bundle).catch((err: unknown) => this.log.warn({ err, containerId: id }, 'remove bundle'));
-    rmSync(this.paths(ns, id).stateDir, { recursive: true, force: true });
+    this.moveToTrash(this.paths(ns, id).stateDir);
     this.ctx.events.emit(ns, '/tasks/delete', { containerId: id, pid, exitStatus: exit.exitStatus, exitedAt: exit.exitedAt, id });
     return { id, pid, ...exit };
   }
