@@ -49,9 +49,12 @@ async function main(): Promise<void> {
     const lines: Line[] = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
     const perRun = windows.map((w) => lines.filter((l) => l.time >= w.t0 && l.time <= w.t1 + 5));
     const byMethod = new Map<string, number[]>();
+    // The time between the previous call's answer and this call's arrival (ctr's own work; ms resolution).
+    const gapBefore = new Map<string, number[]>();
     const order: string[] = [];
     for (const calls of perRun) {
       const seen = new Map<string, number>();
+      let lastEnd: number | undefined;
       for (const l of calls) {
         if (l.msg !== 'call' || !l.method) continue;
         const n = (seen.get(l.method) ?? 0) + 1;
@@ -59,9 +62,12 @@ async function main(): Promise<void> {
         const key = n > 1 ? `${l.method} #${n}` : l.method;
         if (!byMethod.has(key)) {
           byMethod.set(key, []);
+          gapBefore.set(key, []);
           order.push(key);
         }
         byMethod.get(key)!.push(l.ms!);
+        if (lastEnd !== undefined) gapBefore.get(key)!.push(l.time - l.ms! - lastEnd);
+        lastEnd = Math.max(lastEnd ?? 0, l.time);
       }
     }
     const walls = windows.map((w) => w.t1 - w.t0);
@@ -70,7 +76,9 @@ async function main(): Promise<void> {
     for (const k of order) {
       const m = median(byMethod.get(k)!);
       sum += m;
-      console.log(`  ${k.padEnd(60)} ${m.toFixed(1).padStart(7)}  (n=${byMethod.get(k)!.length})`);
+      const gaps = gapBefore.get(k)!;
+      const gap = gaps.length > 0 ? `gap before ${median(gaps).toFixed(1).padStart(5)}` : '';
+      console.log(`  ${k.padEnd(60)} ${m.toFixed(1).padStart(7)}  (n=${byMethod.get(k)!.length}) ${gap}`);
     }
     console.log(`  sum of medians ${sum.toFixed(1)} ms`);
     const other = lines.filter((l) => l.msg !== 'call' && l.msg !== undefined && l.level === 10);

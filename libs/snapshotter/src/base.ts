@@ -16,7 +16,7 @@ import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotF
 import type { Mount } from '@berth/layer-store';
 import { MetaStore, type SnapshotRow } from './metastore.ts';
 import type { CommitOptions, SnapshotInfo, SnapshotOptions, Snapshotter, SnapshotterCapability, Usage } from './snapshotter.ts';
-import { removeTree } from './remove-tree.ts';
+import { DEFERRED_REMOVAL_MS, removeTree } from './remove-tree.ts';
 import { diskUsage } from './usage.ts';
 
 export abstract class BaseSnapshotter implements Snapshotter {
@@ -124,8 +124,8 @@ export abstract class BaseSnapshotter implements Snapshotter {
       return t;
     });
     // The snapshot is gone once its row and its directory's name are: the caller does not wait for the tree
-    // (a container's upper dir may be large).
-    const p: Promise<void> = removeTree(trash)
+    // (a container's upper dir may be large), which is deleted once the client's next calls are served.
+    const p: Promise<void> = removeTree(trash, DEFERRED_REMOVAL_MS)
       .catch(() => {}) // left for cleanup() at the next open
       .finally(() => this.deleting.delete(p));
     this.deleting.add(p);

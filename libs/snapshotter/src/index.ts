@@ -7,5 +7,5 @@ export { NativeSnapshotter } from './native.ts';
 export { openSnapshotter, openDefaultSnapshotter, type SnapshotterName } from './open.ts';
 export { unpackLayers, LABEL_SNAPSHOT_REF, type UnpackOptions, type UnpackResult } from './unpack.ts';
 export { diskUsage } from './usage.ts';
-export { removeTree } from './remove-tree.ts';
+export { DEFERRED_REMOVAL_MS, removeTree } from './remove-tree.ts';
 export { compactMountOptions, overlayDirs } from '@berth/layer-store';

@@ -18,7 +18,7 @@ import type { LinuxResources, Process as OciProcess } from '@berth/oci';
 import {
   ShimClient, SparePool, readRecordedExit, type ExitEvent, type ExitStatus, type ProcessState,
 } from '@berth/shim-protocol';
-import { removeTree } from '@berth/snapshotter';
+import { DEFERRED_REMOVAL_MS, removeTree } from '@berth/snapshotter';
 import type { Logger } from 'pino';
 import type { Context } from '../context.ts';
 import { compileFilters } from '../metadata/filters.ts';
@@ -291,7 +291,7 @@ export class TaskManager {
   private readonly discarding = new Set<Promise<void>>();
 
   private discard(dir: string): void {
-    const p: Promise<void> = removeTree(dir)
+    const p: Promise<void> = removeTree(dir, DEFERRED_REMOVAL_MS)
       .catch((err: unknown) => this.log.warn({ err, dir }, 'remove a discarded bundle'))
       .finally(() => this.discarding.delete(p));
     this.discarding.add(p);
