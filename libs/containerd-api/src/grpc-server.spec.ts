@@ -179,3 +179,119 @@ describe('GrpcServer (as a grpc-js client sees it)', () => {
     });
   });
 });
+
+interface RawFrame { type: number; flags: number; stream: number; payload: Buffer }
+
+/** Frames read off a raw connection: type, flags, stream and payload of each, until the socket ends or `until` holds. */
+function readFrames(sock: net.Socket, until: (f: RawFrame) => boolean) {
+  return new Promise<{ frames: RawFrame[]; ended: boolean }>((resolve) => {
+    const frames: RawFrame[] = [];
+    let buf = Buffer.alloc(0);
+    const finish = (ended: boolean) => {
+      sock.removeAllListeners('data');
+      resolve({ frames, ended });
+    };
+    sock.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 9 && buf.length >= 9 + buf.readUIntBE(0, 3)) {
+        const len = buf.readUIntBE(0, 3);
+        const f = { type: buf[3]!, flags: buf[4]!, stream: buf.readUInt32BE(5) & 0x7fffffff, payload: buf.subarray(9, 9 + len) };
+        buf = buf.subarray(9 + len);
+        frames.push(f);
+        if (until(f)) return finish(false);
+      }
+    });
+    sock.once('close', () => finish(true));
+  });
+}
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const rawFrame = (type: number, flags: number, stream: number, payload: Buffer) => {
+  const h = Buffer.alloc(9);
+  h.writeUIntBE(payload.length, 0, 3);
+  h[3] = type;
+  h[4] = flags;
+  h.writeUInt32BE(stream, 5);
+  return Buffer.concat([h, payload]);
+};
+
+describe('GrpcServer\'s HTTP/2 (raw frames and node:http2\'s client)', () => {
+  const info = (c: Any, digest: string) => new Promise<Any>((resolve, reject) => {
+    c.Info({ digest }, md(), (e: Error, r: Any) => (e ? reject(e) : resolve(r)));
+  });
+
+  it('answers PING and SETTINGS, and ends a connection that is not HTTP/2 with GOAWAY (PROTOCOL_ERROR)', async () => {
+    await withServer(async (sock) => {
+      const a = net.connect(sock);
+      const ping = Buffer.from('berthpng');
+      a.write(Buffer.concat([PREFACE, rawFrame(4, 0, 0, Buffer.alloc(0)), rawFrame(6, 0, 0, ping)]));
+      const got = await readFrames(a, (f) => f.type === 6);
+      const settings = got.frames.filter((f) => f.type === 4);
+      assert.ok(settings.some((f) => f.flags === 0), 'the server\'s SETTINGS');
+      assert.ok(settings.some((f) => f.flags === 1 && f.payload.length === 0), 'an ack of ours');
+      const pong = got.frames.at(-1)!;
+      assert.deepEqual([pong.flags, pong.stream, pong.payload.toString()], [1, 0, 'berthpng']);
+      a.destroy();
+
+      const b = net.connect(sock);
+      b.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      const refused = await readFrames(b, () => false);
+      assert.equal(refused.ended, true, 'the server closes the connection');
+      const goaway = refused.frames.find((f) => f.type === 7);
+      assert.ok(goaway, 'a GOAWAY frame');
+      assert.equal(goaway.payload.readUInt32BE(4), 1); // PROTOCOL_ERROR
+      const c = client(sock);
+      assert.equal((await info(c, 'after')).info.digest, 'after', 'the server goes on serving');
+      c.close();
+    });
+  });
+
+  it('takes header blocks split over CONTINUATION frames, and many calls at once on one connection', async () => {
+    await withServer(async (sock) => {
+      const session = http2.connect('http://localhost', { createConnection: () => net.connect(sock) });
+      const answer = await new Promise<{ status: string; grpc: string }>((resolve, reject) => {
+        const req = session.request({
+          ':method': 'POST', ':path': '/containerd.services.content.v1.Content/Info', 'content-type': 'application/grpc',
+          'containerd-namespace': 'n1', 'x-large': 'v'.repeat(40_000), // > 16 KiB: HEADERS + CONTINUATION
+        });
+        let status = '';
+        req.on('response', (h) => (status = String(h[':status'])));
+        req.on('trailers', (t) => resolve({ status, grpc: String(t['grpc-status']) }));
+        req.on('error', reject);
+        req.resume();
+        req.end(Buffer.from([0, 0, 0, 0, 0]));
+      });
+      assert.deepEqual(answer, { status: '200', grpc: '0' });
+      session.close();
+      const c = client(sock);
+      const digests = Array.from({ length: 200 }, (_, i) => `d${i}`);
+      const got = await Promise.all(digests.map((d) => info(c, d)));
+      assert.deepEqual(got.map((r) => r.info.digest), digests);
+      c.close();
+    });
+  });
+
+  it('lets a call in flight finish on shutdown (GOAWAY) and takes no new connection', async () => {
+    await withServer(async (sock, server) => {
+      const c = client(sock);
+      let n = 0;
+      const read = new Promise<Any>((resolve) => {
+        const s = c.Read({ digest: 'x', size: 60 }, md());
+        s.on('data', () => n++);
+        s.on('error', (err: Any) => resolve(err));
+        s.on('end', () => resolve(undefined));
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      await server.shutdown(5_000);
+      assert.equal(await read, undefined);
+      assert.equal(n, 60);
+      const refused = await new Promise<string>((resolve) => {
+        const s = net.connect(sock);
+        s.on('connect', () => resolve('connected'));
+        s.on('error', (err: Any) => resolve(String(err.code)));
+      });
+      assert.match(refused, /ENOENT|ECONNREFUSED/);
+      c.close();
+    });
+  });
+});

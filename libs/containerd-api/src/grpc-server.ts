@@ -1,18 +1,23 @@
 /**
- * A gRPC server on Node's http2, for the three call shapes runtimed serves (unary, server streaming, bidi),
- * without @grpc/grpc-js's server machinery (interceptor chains, channelz, per-call objects): grpc-js cost
- * 0.37–0.40 ms of CPU per unary call where this costs ~0.30, most of it Node's http2 itself, and a `ctr run` makes
- * ~45 calls. The wire format is gRPC over HTTP/2 as the spec has it: requests are POSTs to `/<service>/<method>`
- * with `content-type: application/grpc…`, each message a 5-byte prefix (compressed flag, big-endian length) and
- * its bytes; responses are HEADERS, DATA, then trailers with `grpc-status` and `grpc-message`, or a
- * trailers-only HEADERS frame for a call that fails before its first message (as containerd sends errors).
- * Compression is not offered (no client here asks for it); a compressed message is refused with UNIMPLEMENTED.
+ * A gRPC server for the three call shapes runtimed serves (unary, server streaming, bidi) on this library's own
+ * HTTP/2 (h2/connection.ts), without @grpc/grpc-js's server machinery (interceptor chains, channelz, per-call
+ * objects) or node:http2's stream objects: grpc-js cost 0.37–0.40 ms of CPU per unary call, node:http2 alone
+ * ~0.25, and a `ctr run` makes ~45 calls in sequence. The wire format is gRPC over HTTP/2 as the spec has it:
+ * requests are POSTs to `/<service>/<method>` with `content-type: application/grpc…`, each message a 5-byte prefix
+ * (compressed flag, big-endian length) and its bytes; responses are HEADERS, DATA, then trailers with
+ * `grpc-status` and `grpc-message`, or a trailers-only HEADERS frame for a call that fails before its first
+ * message (as containerd sends errors). Compression is not offered (no client here asks for it); a compressed
+ * message is refused with UNIMPLEMENTED.
  */
-import http2 from 'node:http2';
+import net from 'node:net';
 import { Readable } from 'node:stream';
 import { GrpcStatus } from '@berth/errdefs';
+import { H2Connection, H2Error, type H2Stream } from './h2/connection.ts';
 
-const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_STATUS } = http2.constants;
+/** Request headers by lower-case name (pseudo-headers included); a repeated name gives an array. */
+export type RequestHeaders = Record<string, string | string[]>;
+
+const RESPONSE_HEADERS: ReadonlyArray<readonly [string, string]> = [[':status', '200'], ['content-type', 'application/grpc+proto']];
 
 /** What a registered method does with a call. */
 export interface MethodEntry {
@@ -54,7 +59,7 @@ function timeoutMs(v: string | string[] | undefined): number | undefined {
 /** One call: its request messages, its metadata (the request headers) and its answer. */
 export class GrpcCall {
   readonly path: string;
-  readonly headers: http2.IncomingHttpHeaders;
+  readonly headers: RequestHeaders;
   /**
    * Request messages, decoded, as they come: for methods with a request stream (bidi). Unary and server
    * streaming methods get theirs at once from onRequests (no stream object per call).
@@ -62,7 +67,7 @@ export class GrpcCall {
   readonly requests: Readable | undefined;
   private readonly collected: unknown[] = [];
   private onCollected: ((messages: unknown[]) => void) | undefined;
-  private readonly stream: http2.ServerHttp2Stream;
+  private readonly stream: H2Stream;
   private readonly entry: MethodEntry;
   private readonly maxBytes: number;
   private pending: Buffer[] = [];
@@ -73,24 +78,23 @@ export class GrpcCall {
   private deadline: NodeJS.Timeout | undefined;
   private readonly cancelListeners: Array<() => void> = [];
 
-  constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, entry: MethodEntry, maxBytes: number) {
+  constructor(stream: H2Stream, entry: MethodEntry, maxBytes: number) {
     this.stream = stream;
-    this.headers = headers;
+    this.headers = stream.headers;
     this.entry = entry;
     this.maxBytes = maxBytes;
-    this.path = String(headers[HTTP2_HEADER_PATH]);
+    this.path = String(stream.headers[':path']);
     if (entry.requestStream) this.requests = new Readable({ objectMode: true, read: () => stream.resume() });
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('end', () => {
+    stream.onData = (chunk) => this.onData(chunk);
+    stream.onEnd = () => {
       if (this.pendingBytes > 0) this.fail({ code: GrpcStatus.INTERNAL, details: 'incomplete message at the end of the request' });
       if (this.requests) this.requests.push(null);
       else if (!this.ended) this.onCollected?.(this.collected);
-    });
-    stream.on('close', () => {
+    };
+    stream.onClose = () => {
       if (!this.ended) this.cancel();
-    });
-    stream.on('error', () => {}); // a reset stream: 'close' follows
-    const t = timeoutMs(headers['grpc-timeout']);
+    };
+    const t = timeoutMs(stream.headers['grpc-timeout']);
     if (t !== undefined) {
       this.deadline = setTimeout(() => {
         this.fail({ code: GrpcStatus.DEADLINE_EXCEEDED, details: 'deadline exceeded' });
@@ -182,30 +186,17 @@ export class GrpcCall {
 
   /** Writes one response message; false when the transport's buffer is full (wait for 'drain' with waitDrain). */
   write(msg: unknown): boolean {
-    if (this.ended || this.stream.destroyed) return true;
+    if (this.ended || this.stream.closed) return true; // a reset stream: its close ends the call
     const f = this.frame(msg);
-    try {
-      if (!this.headersSent) {
-        this.headersSent = true;
-        this.stream.respond({ [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto' }, { waitForTrailers: true });
-      }
-      return this.stream.write(f);
-    } catch {
-      return true; // reset by the client; its 'close' ends the call
+    if (!this.headersSent) {
+      this.headersSent = true;
+      this.stream.respond(RESPONSE_HEADERS, false);
     }
+    return this.stream.write(f);
   }
 
   waitDrain(): Promise<void> {
-    if (this.stream.destroyed || this.stream.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.stream.off('drain', done);
-        this.stream.off('close', done);
-        resolve();
-      };
-      this.stream.once('drain', done);
-      this.stream.once('close', done);
-    });
+    return this.stream.waitDrain();
   }
 
   /** Ends the call with OK (after any messages written). */
@@ -219,42 +210,31 @@ export class GrpcCall {
   }
 
   private end(status: CallStatus): void {
-    if (this.ended || this.stream.closed || this.stream.destroyed) {
+    if (this.ended || this.stream.closed) {
       this.ended = true;
       return;
     }
     this.ended = true;
     clearTimeout(this.deadline);
-    const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': String(status.code) };
-    if (status.details) trailers['grpc-message'] = encodeMessage(status.details);
-    try {
-      if (!this.headersSent) {
-        this.headersSent = true;
-        this.stream.respond({ [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto', ...trailers }, { endStream: true });
-      } else {
-        this.stream.once('wantTrailers', () => {
-          try {
-            this.stream.sendTrailers(trailers);
-          } catch {
-            // reset by the client meanwhile
-          }
-        });
-        this.stream.end();
-      }
-    } catch {
-      // The client reset the stream before its 'close' reached us: nobody is left to answer.
+    const trailers: Array<[string, string]> = [['grpc-status', String(status.code)]];
+    if (status.details) trailers.push(['grpc-message', encodeMessage(status.details)]);
+    if (!this.headersSent) {
+      this.headersSent = true;
+      this.stream.respond([...RESPONSE_HEADERS, ...trailers], true);
+    } else {
+      this.stream.end(trailers);
     }
     // Anything the client still sends is not read.
     this.requests?.destroy();
   }
 }
 
-/** The server: registered methods by path, the http2 server and its sessions (for shutdown). */
+/** The server: registered methods by path, the listening socket and its connections (for shutdown). */
 export class GrpcServer {
   private readonly methods = new Map<string, MethodEntry>();
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly connections = new Set<H2Connection>();
   private readonly maxBytes: number;
-  private server: http2.Http2Server | undefined;
+  private server: net.Server | undefined;
 
   constructor(opts: GrpcServerOptions) {
     this.maxBytes = opts.maxMessageBytes;
@@ -267,23 +247,20 @@ export class GrpcServer {
 
   /** Listens on a unix socket path (the caller deals with stale sockets and modes). */
   listen(socketPath: string): Promise<void> {
-    // Node's 10 MB per-session memory limit degrades a busy connection (large content writes) badly; as grpc-js
-    // does, it is not enforced. Long header blocks (big error messages) are allowed too.
-    const server = http2.createServer({ maxSessionMemory: Number.MAX_SAFE_INTEGER, maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER });
+    const server = net.createServer((socket) => {
+      const conn: H2Connection = new H2Connection(socket, {
+        onStream: (stream) => {
+          try {
+            this.dispatch(stream);
+          } catch {
+            stream.reset(H2Error.INTERNAL_ERROR); // a bug: never a crash
+          }
+        },
+        onClose: () => this.connections.delete(conn),
+      });
+      this.connections.add(conn);
+    });
     this.server = server;
-    server.on('sessionError', () => {});
-    server.on('session', (s) => {
-      this.sessions.add(s);
-      s.on('close', () => this.sessions.delete(s));
-      s.on('error', () => {});
-    });
-    server.on('stream', (stream, headers) => {
-      try {
-        this.dispatch(stream, headers);
-      } catch {
-        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR); // reset by the client meanwhile, or a bug: never a crash
-      }
-    });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(socketPath, () => {
@@ -293,24 +270,21 @@ export class GrpcServer {
     });
   }
 
-  private dispatch(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on('error', () => {});
-    const ct = String(headers[HTTP2_HEADER_CONTENT_TYPE] ?? '');
-    if (headers[HTTP2_HEADER_METHOD] !== 'POST' || !ct.startsWith('application/grpc')) {
-      stream.respond({ [HTTP2_HEADER_STATUS]: 415 }, { endStream: true });
+  private dispatch(stream: H2Stream): void {
+    const ct = String(stream.headers['content-type'] ?? '');
+    if (stream.headers[':method'] !== 'POST' || !ct.startsWith('application/grpc')) {
+      stream.respond([[':status', '415']], true);
       return;
     }
-    const path = String(headers[HTTP2_HEADER_PATH]);
+    const path = String(stream.headers[':path']);
     const entry = this.methods.get(path);
     if (!entry) {
-      stream.respond({
-        [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto',
-        'grpc-status': String(GrpcStatus.UNIMPLEMENTED), 'grpc-message': encodeMessage(`unknown method ${path}`),
-      }, { endStream: true });
+      stream.respond([
+        ...RESPONSE_HEADERS, ['grpc-status', String(GrpcStatus.UNIMPLEMENTED)], ['grpc-message', encodeMessage(`unknown method ${path}`)],
+      ], true);
       return;
     }
-    const call = new GrpcCall(stream, headers, entry, this.maxBytes);
-    entry.handle(call);
+    entry.handle(new GrpcCall(stream, entry, this.maxBytes));
   }
 
   /**
@@ -321,9 +295,9 @@ export class GrpcServer {
     const server = this.server;
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.sessions) s.close();
+    for (const c of this.connections) c.goAway();
     const timer = setTimeout(() => {
-      for (const s of this.sessions) s.destroy();
+      for (const c of this.connections) c.destroy();
     }, graceMs);
     await closed;
     clearTimeout(timer);
@@ -332,6 +306,6 @@ export class GrpcServer {
   /** Cuts every connection at once. */
   forceShutdown(): void {
     this.server?.close();
-    for (const s of this.sessions) s.destroy();
+    for (const c of this.connections) c.destroy();
   }
 }
