@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { NotFoundError } from '@berth/errdefs';
 import { tempDir } from '@berth/testing';
 import { addService, bidi, createServer, serverStream, serviceDefinition, unary, type GrpcServer } from './index.ts';
+import { encodeHeaders, HpackDecoder } from './h2/hpack.ts';
 
 type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -243,6 +244,29 @@ describe('GrpcServer\'s HTTP/2 (raw frames and node:http2\'s client)', () => {
       const c = client(sock);
       assert.equal((await info(c, 'after')).info.digest, 'after', 'the server goes on serving');
       c.close();
+    });
+  });
+
+  it('answers a call before its request has ended, resets it with NO_ERROR and ignores what the client still sends', async () => {
+    await withServer(async (sock) => {
+      const a = net.connect(sock);
+      const headers = encodeHeaders([
+        [':method', 'POST'], [':scheme', 'http'], [':path', '/no.Such/Method'], [':authority', 'x'], ['content-type', 'application/grpc'],
+      ]);
+      a.write(Buffer.concat([PREFACE, rawFrame(4, 0, 0, Buffer.alloc(0)), rawFrame(1, 0x4, 1, headers)])); // no END_STREAM
+      const answered = await readFrames(a, (f) => f.type === 3);
+      const reply = answered.frames.find((f) => f.type === 1 && f.stream === 1)!;
+      assert.equal(reply.flags & 0x1, 0x1, 'trailers-only: the HEADERS end the stream');
+      assert.ok(new HpackDecoder().decode(reply.payload).some(([n, v]) => n === 'grpc-status' && v === String(grpc.status.UNIMPLEMENTED)));
+      assert.equal(answered.frames.at(-1)!.payload.readUInt32BE(0), 0, 'RST_STREAM NO_ERROR');
+      // The rest of the request, and trailers, on the closed stream: ignored; the connection still answers.
+      const ping = Buffer.from('stillup!');
+      a.write(Buffer.concat([rawFrame(0, 0, 1, Buffer.from([0, 0, 0, 0, 0])), rawFrame(1, 0x5, 1, encodeHeaders([['x', 'y']])), rawFrame(6, 0, 0, ping)]));
+      const after = await readFrames(a, (f) => f.type === 6);
+      assert.equal(after.ended, false);
+      assert.deepEqual([after.frames.at(-1)!.flags, after.frames.at(-1)!.payload.toString()], [1, 'stillup!']);
+      assert.equal(after.frames.some((f) => f.type === 7), false, 'no GOAWAY');
+      a.destroy();
     });
   });
 

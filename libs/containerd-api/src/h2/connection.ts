@@ -335,7 +335,8 @@ export class H2Connection {
       if (!endStream || existing.remoteEnded) return this.resetStream(existing, H2Error.PROTOCOL_ERROR);
       return this.remoteEnd(existing);
     }
-    if (streamId <= this.lastStreamId) throw new ConnectionError(H2Error.STREAM_CLOSED, `HEADERS on closed stream ${streamId}`);
+    // A stream we have closed (answered early, or reset): what the client sent before it knew is ignored.
+    if (streamId <= this.lastStreamId) return;
     this.lastStreamId = streamId;
     if (this.goingAway) {
       this.frame(FrameType.RST_STREAM, 0, streamId, u32(H2Error.REFUSED_STREAM));
