@@ -270,6 +270,38 @@ describe('GrpcServer\'s HTTP/2 (raw frames and node:http2\'s client)', () => {
     });
   });
 
+  it('sends no more DATA than the client\'s windows allow, and the rest once they open', async () => {
+    await withServer(async (sock) => {
+      const a = net.connect(sock);
+      const frames: RawFrame[] = [];
+      const collecting = readFrames(a, (f) => {
+        frames.push(f);
+        return f.type === 1 && (f.flags & 0x1) === 0x1; // the trailers
+      });
+      const windowOf16 = Buffer.from([0, 4, 0, 0, 0, 16]); // SETTINGS_INITIAL_WINDOW_SIZE = 16
+      const headers = encodeHeaders([
+        [':method', 'POST'], [':scheme', 'http'], [':path', '/containerd.services.content.v1.Content/Read'], [':authority', 'x'],
+        ['content-type', 'application/grpc'], ['containerd-namespace', 'n1'],
+      ]);
+      const req = serviceDefinition('containerd.services.content.v1.Content').Read!.requestSerialize({ digest: 'x', size: 1 });
+      const msg = Buffer.concat([Buffer.from([0, 0, 0, 0, req.length]), req]);
+      a.write(Buffer.concat([PREFACE, rawFrame(4, 0, 0, windowOf16), rawFrame(1, 0x4, 1, headers), rawFrame(0, 0x1, 1, msg)]));
+      const dataBytes = () => frames.filter((f) => f.type === 0).reduce((n, f) => n + f.payload.length, 0);
+      for (let i = 0; i < 100 && dataBytes() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(dataBytes(), 16, 'no more than the stream\'s window of 16 bytes');
+      // Open the stream's window and the connection's (65,535 by default, less than the 64 KiB message + framing).
+      const inc = Buffer.alloc(4);
+      inc.writeUInt32BE(1 << 20);
+      a.write(Buffer.concat([rawFrame(8, 0, 1, inc), rawFrame(8, 0, 0, inc)]));
+      const done = await collecting;
+      assert.equal(done.ended, false);
+      assert.ok(dataBytes() > 5 + 64 * 1024, `the whole message (${dataBytes()} bytes) once the windows opened`);
+      assert.ok(new HpackDecoder().decode(frames.at(-1)!.payload).some(([n, v]) => n === 'grpc-status' && v === '0'));
+      a.destroy();
+    });
+  });
+
   it('takes header blocks split over CONTINUATION frames, and many calls at once on one connection', async () => {
     await withServer(async (sock) => {
       const session = http2.connect('http://localhost', { createConnection: () => net.connect(sock) });
