@@ -13,11 +13,15 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { GrpcStatus } from '@berth/errdefs';
 import { H2Connection, H2Error, type H2Stream } from './h2/connection.ts';
+import { encodeHeaders } from './h2/hpack.ts';
 
 /** Request headers by lower-case name (pseudo-headers included); a repeated name gives an array. */
 export type RequestHeaders = Record<string, string | string[]>;
 
 const RESPONSE_HEADERS: ReadonlyArray<readonly [string, string]> = [[':status', '200'], ['content-type', 'application/grpc+proto']];
+/** The header blocks every successful call sends, encoded once. */
+const RESPONSE_BLOCK = encodeHeaders(RESPONSE_HEADERS);
+const OK_TRAILERS_BLOCK = encodeHeaders([['grpc-status', String(GrpcStatus.OK)]]);
 
 /** What a registered method does with a call. */
 export interface MethodEntry {
@@ -190,7 +194,7 @@ export class GrpcCall {
     const f = this.frame(msg);
     if (!this.headersSent) {
       this.headersSent = true;
-      this.stream.respond(RESPONSE_HEADERS, false);
+      this.stream.respond(RESPONSE_BLOCK, false);
     }
     return this.stream.write(f);
   }
@@ -220,9 +224,9 @@ export class GrpcCall {
     if (status.details) trailers.push(['grpc-message', encodeMessage(status.details)]);
     if (!this.headersSent) {
       this.headersSent = true;
-      this.stream.respond([...RESPONSE_HEADERS, ...trailers], true);
+      this.stream.respond(encodeHeaders([...RESPONSE_HEADERS, ...trailers]), true);
     } else {
-      this.stream.end(trailers);
+      this.stream.end(status.code === GrpcStatus.OK && !status.details ? OK_TRAILERS_BLOCK : encodeHeaders(trailers));
     }
     // Anything the client still sends is not read.
     this.requests?.destroy();
@@ -273,15 +277,15 @@ export class GrpcServer {
   private dispatch(stream: H2Stream): void {
     const ct = String(stream.headers['content-type'] ?? '');
     if (stream.headers[':method'] !== 'POST' || !ct.startsWith('application/grpc')) {
-      stream.respond([[':status', '415']], true);
+      stream.respond(encodeHeaders([[':status', '415']]), true);
       return;
     }
     const path = String(stream.headers[':path']);
     const entry = this.methods.get(path);
     if (!entry) {
-      stream.respond([
+      stream.respond(encodeHeaders([
         ...RESPONSE_HEADERS, ['grpc-status', String(GrpcStatus.UNIMPLEMENTED)], ['grpc-message', encodeMessage(`unknown method ${path}`)],
-      ], true);
+      ]), true);
       return;
     }
     entry.handle(new GrpcCall(stream, entry, this.maxBytes));

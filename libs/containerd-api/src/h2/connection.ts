@@ -9,7 +9,7 @@
 // event loop produces (a response's HEADERS, DATA and trailers; SETTINGS and PING acknowledgements) leaves in
 // one write.
 import type net from 'node:net';
-import { encodeHeaders, HpackDecoder, HpackError } from './hpack.ts';
+import { HpackDecoder, HpackError } from './hpack.ts';
 
 const FrameType = {
   DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9,
@@ -47,8 +47,6 @@ class ConnectionError extends Error {
   }
 }
 
-type HeaderFields = ReadonlyArray<readonly [string, string]>;
-
 /** One request stream: its headers, its DATA as it comes, and the answer. */
 export class H2Stream {
   readonly id: number;
@@ -83,10 +81,13 @@ export class H2Stream {
     return this.closedFlag;
   }
 
-  /** Sends the response headers; `endStream` makes them the whole answer (a trailers-only gRPC response). */
-  respond(fields: HeaderFields, endStream: boolean): void {
+  /**
+   * Sends the response headers (a block from hpack.ts's encodeHeaders: a constant one is encoded once);
+   * `endStream` makes them the whole answer (a trailers-only gRPC response).
+   */
+  respond(block: Buffer, endStream: boolean): void {
     if (this.closedFlag || this.localEnded) return;
-    this.conn.sendHeaders(this, encodeHeaders(fields), endStream);
+    this.conn.sendHeaders(this, block, endStream);
   }
 
   /** Queues DATA; false when the caller should wait for waitDrain() before writing more. */
@@ -104,10 +105,10 @@ export class H2Stream {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Ends the answer with trailers, after whatever DATA is still queued. */
-  end(fields: HeaderFields): void {
+  /** Ends the answer with trailers (an encoded block, as for respond), after whatever DATA is still queued. */
+  end(block: Buffer): void {
     if (this.closedFlag || this.localEnded || this.trailers) return;
-    this.trailers = encodeHeaders(fields);
+    this.trailers = block;
     this.conn.flushStream(this);
   }
 
