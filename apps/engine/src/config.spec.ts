@@ -33,6 +33,9 @@ describe('berthd configuration', () => {
     assert.equal(config.defaultUlimits.nofile!.Hard, 20);
     assert.equal(config.logOpts['max-size'], '10m');
     assert.equal(config.pidfile, '/run/other/berthd.pid');
+    assert.equal(config.bridgeDirectDelivery, true);
+    assert.equal(parseCommandLine(['--bridge-direct-delivery=false']).config.bridgeDirectDelivery, false);
+    assert.equal(parseCommandLine(['--config-file', file('dd.json', { 'bridge-direct-delivery': false })]).config.bridgeDirectDelivery, false);
   });
 
   it('refuses keys given twice, unknown keys, bad JSON and bad values', () => {

@@ -56,6 +56,8 @@ export interface DaemonConfig {
   icc: boolean;
   ipForward: boolean;
   userlandProxy: boolean;
+  /** berth's own: frames between containers of one bridge network skip the bridge (libs/network direct-delivery.ts). */
+  bridgeDirectDelivery: boolean;
   ip: string;
   dns: string[];
   dnsSearch: string[];
@@ -109,6 +111,7 @@ export const DEFAULTS: DaemonConfig = {
   icc: true,
   ipForward: true,
   userlandProxy: true,
+  bridgeDirectDelivery: true,
   ip: '0.0.0.0',
   dns: [],
   dnsSearch: [],
@@ -163,6 +166,7 @@ const OPTIONS: OptionDef[] = [
   { flag: 'icc', key: 'icc', field: 'icc', kind: 'bool' },
   { flag: 'ip-forward', key: 'ip-forward', field: 'ipForward', kind: 'bool' },
   { flag: 'userland-proxy', key: 'userland-proxy', field: 'userlandProxy', kind: 'bool' },
+  { flag: 'bridge-direct-delivery', key: 'bridge-direct-delivery', field: 'bridgeDirectDelivery', kind: 'bool' },
   { flag: 'ip', key: 'ip', field: 'ip', kind: 'string' },
   { flag: 'dns', key: 'dns', field: 'dns', kind: 'strings' },
   { flag: 'dns-search', key: 'dns-search', field: 'dnsSearch', kind: 'strings' },
@@ -204,6 +208,7 @@ Options:
       --live-restore              Keep containers running when the daemon stops (default true)
       --init                      Run an init (tini) inside every container
       --bip, --fixed-cidr, --mtu, --iptables, --ip-masq, --icc, --userland-proxy, --dns …  networking
+      --bridge-direct-delivery    Frames between containers of a network skip the bridge (default true)
   -v, --version                   Print version information and quit
   -h, --help                      Print usage
 `;

@@ -12,6 +12,8 @@ export const OPT_ICC = 'com.docker.network.bridge.enable_icc';
 export const OPT_MASQ = 'com.docker.network.bridge.enable_ip_masquerade';
 export const OPT_HOST_BINDING = 'com.docker.network.bridge.host_binding_ipv4';
 export const OPT_DEFAULT_BRIDGE = 'com.docker.network.bridge.default_bridge';
+/** berth's own: `false` sends frames between the network's containers through the bridge (and its FORWARD rules). */
+export const OPT_DIRECT_DELIVERY = 'berth.bridge.direct_delivery';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const IFNAME = /^[a-zA-Z0-9_.-]{1,15}$/;
@@ -122,6 +124,7 @@ export function bridgeNetworkRecord(
     hostBindingIp,
     isDefault: false,
     owned: true,
+    ...(bool(options[OPT_DIRECT_DELIVERY], OPT_DIRECT_DELIVERY, true) ? {} : { directDelivery: false }),
   };
   const ipam = resolveIpam(req.ipam?.config, ctx, name);
   return {

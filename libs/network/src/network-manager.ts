@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, FailedPreconditionError, PermissionDeniedError, wrap } from '@berth/errdefs';
+import { DirectDelivery } from './direct-delivery.ts';
 import { EmbeddedDns } from './dns-server.ts';
 import { Firewall } from './firewall.ts';
 import { hostRoutes } from './host-routes.ts';
@@ -41,6 +42,11 @@ export interface NetworkManagerOptions {
   iptablesVariant?: IptablesVariant;
   /** Containers reach published ports through the host via a proxy (dockerd's `--userland-proxy`), default true. */
   userlandProxy?: boolean;
+  /**
+   * Frames between the containers of one bridge network skip the bridge and its netfilter hooks (tc redirects,
+   * see direct-delivery.ts), default true; only with the userland proxy, on networks with icc.
+   */
+  directDelivery?: boolean;
   /** Host connections to 127.0.0.1:published are DNATed (faster than the proxy), default true. */
   loopbackDnat?: boolean;
   /** Prefix of berth's iptables chains; default `BERTH` for `/run/berth`, else derived from the exec root. */
@@ -67,6 +73,7 @@ export class NetworkManager {
   private readonly firewall: Firewall;
   private readonly dnsServer: EmbeddedDns;
   private readonly sandboxes: Sandboxes;
+  private readonly direct: DirectDelivery;
   private readonly pools: PoolBase[];
   private readonly mtu: number;
   private resolvCache: { at: number; conf: ResolvConf } | undefined;
@@ -94,11 +101,13 @@ export class NetworkManager {
       loopbackDnat: this.loopbackDnat,
       model: () => this.rulesModel(),
     });
+    this.direct = new DirectDelivery((opts.directDelivery ?? true) && (opts.userlandProxy ?? true), this.log);
     this.sandboxes = new Sandboxes({
       reg: this.reg, store: this.store, netns: this.netns, firewall: this.firewall, log: this.log,
       hostResolv: () => this.hostResolvConf(), hostsPath: opts.hostsPath ?? '/etc/hosts',
       daemonDns: { dns: opts.dns ?? [], dnsSearch: opts.dnsSearch ?? [], dnsOptions: opts.dnsOptions ?? [] },
       hairpin: !(opts.userlandProxy ?? true),
+      direct: this.direct,
     });
   }
 
@@ -189,6 +198,11 @@ export class NetworkManager {
 
   // ---- sandboxes -----------------------------------------------------------------------------------------
 
+  /** Resolves once direct delivery's entries for the stacks made or changed so far are in (they are not waited for). */
+  directDeliverySettled(): Promise<void> {
+    return this.direct.settled();
+  }
+
   /** The live sandbox of a container, if it has one. */
   sandbox(containerId: string): SandboxInfo | undefined {
     const sb = this.reg.sandboxes.get(containerId);
@@ -270,6 +284,7 @@ export class NetworkManager {
     for (const n of this.reg.networks.values()) await this.bringUp(n);
     await this.restoreSandboxes();
     await this.removeStrays();
+    await this.direct.resync(this.sandboxes.directPorts());
     await this.firewall.install();
   }
 

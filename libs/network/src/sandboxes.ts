@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError, wrap } from '@berth/errdefs';
 import { formatIp4, parseIp4 } from './ipv4.ts';
 import { deleteLinks, macAddress, vethName } from './iproute.ts';
+import type { DirectDelivery, DirectPort } from './direct-delivery.ts';
 import type { Firewall } from './firewall.ts';
 import type { Logger } from './logger.ts';
 import { newId } from './network-config.ts';
@@ -31,6 +32,7 @@ export interface SandboxDeps {
   daemonDns: { dns: string[]; dnsSearch: string[]; dnsOptions: string[] };
   /** No userland proxy: published ports are DNATed back into the bridge (hairpin mode on its ports). */
   hairpin: boolean;
+  direct: DirectDelivery;
 }
 
 export class Sandboxes {
@@ -138,6 +140,7 @@ export class Sandboxes {
     }
     const allocated: EndpointRecord[] = [];
     let proxies: PortProxy[] = [];
+    let direct: Promise<void> | undefined;
     try {
       let i = 0;
       for (const [id, req] of requested) allocated.push(this.planEndpoint(sb, reg.network(id), req, `eth${i++}`));
@@ -162,6 +165,8 @@ export class Sandboxes {
         defaultRoute: gw ? { gateway: gw.gateway, dev: gw.ifname } : undefined,
         ...(dnsEp ? { dns: this.dnsTarget(dnsEp) } : {}),
       }, this.restoreCmd);
+      // Not waited for: until their entries are in, the container's frames take the bridge.
+      direct = this.d.direct.attach(allocated.map((ep) => this.directOf(ep)));
       this.writeFiles(sb);
       this.d.store.saveSandbox(sb);
       if (sb.ports.length) await this.d.firewall.updatePorts();
@@ -169,8 +174,9 @@ export class Sandboxes {
       reg.unregister(sb);
       this.proxies.delete(sb.containerId);
       await Promise.all(proxies.map((p) => p.close()));
-      for (const ep of allocated) reg.pools.get(ep.networkId)?.release(parseIp4(ep.ip));
+      if (direct) await this.d.direct.detach(allocated.map((ep) => this.directOf(ep)));
       await deleteLinks(allocated.map((ep) => ep.hostIf)).catch(() => {});
+      for (const ep of allocated) reg.pools.get(ep.networkId)?.release(parseIp4(ep.ip));
       await this.d.netns.remove(sb.netnsPath!).catch(() => {});
       this.d.store.deleteSandbox(sb.containerId);
       if (sb.ports.length) await this.d.firewall.updatePorts().catch(() => {});
@@ -188,7 +194,13 @@ export class Sandboxes {
     await this.closeProxies(containerId);
     if (sb.mode === 'bridge' || sb.mode === 'none') {
       // Host ends first: deleting them is synchronous, while a namespace's own teardown runs later in the kernel.
-      if (sb.endpoints.length) await deleteLinks(sb.endpoints.map((ep) => ep.hostIf));
+      // Their direct-delivery entries go at the same time (frames to a veth being deleted are lost either way).
+      if (sb.endpoints.length) {
+        await Promise.all([
+          this.d.direct.detach(sb.endpoints.map((ep) => this.directOf(ep))),
+          deleteLinks(sb.endpoints.map((ep) => ep.hostIf)),
+        ]);
+      }
       if (sb.netnsPath) await this.d.netns.remove(sb.netnsPath);
     }
     for (const ep of sb.endpoints) reg.pools.get(ep.networkId)?.release(parseIp4(ep.ip));
@@ -232,12 +244,14 @@ export class Sandboxes {
     } catch (err) {
       sb.endpoints = sb.endpoints.filter((e) => e !== ep);
       reg.unindex(sb, ep);
-      reg.pools.get(net.id)?.release(parseIp4(ep.ip));
       if (oldDns === undefined) delete sb.dnsNetworkId;
       sb.embeddedDns = oldEmbedded;
+      reg.pools.get(net.id)?.release(parseIp4(ep.ip));
       await deleteLinks([ep.hostIf]).catch(() => {});
       throw wrap(err, `connect container ${containerId} to network ${net.name}`);
     }
+    // Not waited for: until its entry is in, the container's frames take the bridge.
+    void this.d.direct.attach([this.directOf(ep)]);
     this.writeFiles(sb);
     this.d.store.saveSandbox(sb);
     if (sb.ports.length && newGw !== oldGw) await this.d.firewall.updatePorts();
@@ -262,7 +276,7 @@ export class Sandboxes {
       else delete sb.dnsNetworkId;
       change.dns = next ? this.dnsTarget(next) : null;
     }
-    await changeNamespace(sb.netnsPath!, change, this.restoreCmd);
+    await Promise.all([changeNamespace(sb.netnsPath!, change, this.restoreCmd), this.d.direct.detach([this.directOf(ep)])]);
     reg.pools.get(net.id)?.release(parseIp4(ep.ip));
     this.writeFiles(sb);
     this.d.store.saveSandbox(sb);
@@ -360,6 +374,17 @@ export class Sandboxes {
       hostIf: ep.hostIf, ifname: ep.ifname, bridge: net.bridge!.name, mtu: net.bridge!.mtu, mac: ep.mac, cidr: `${ep.ip}/${ep.prefixLen}`,
       ...(this.d.hairpin ? { hairpin: true } : {}),
     };
+  }
+
+  private directOf(ep: EndpointRecord): { net: NetworkRecord; port: DirectPort } {
+    return { net: this.d.reg.network(ep.networkId), port: { hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, prefixLen: ep.prefixLen } };
+  }
+
+  /** Every bridge network with the ports of its attached containers, for DirectDelivery.resync. */
+  directPorts(): { net: NetworkRecord; ports: DirectPort[] }[] {
+    return [...this.d.reg.networks.values()].filter((n) => n.bridge).map((net) => ({
+      net, ports: this.d.reg.attached(net.id).map(({ ep }) => this.directOf(ep).port),
+    }));
   }
 
   private dnsTarget(ep: EndpointRecord): { gateway: string; port: number; source: string } {

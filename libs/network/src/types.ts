@@ -43,6 +43,8 @@ export interface BridgeSettings {
   owned: boolean;
   /** The port of the embedded DNS server on the gateway address (user-defined networks), kept across restarts. */
   dnsPort?: number;
+  /** `false`: frames between its containers go through the bridge (see direct-delivery.ts); absent means on. */
+  directDelivery?: boolean;
 }
 
 export interface CreateNetworkRequest {

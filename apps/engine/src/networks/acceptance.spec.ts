@@ -91,6 +91,13 @@ describe('networks and volumes through the docker CLI (issue 9 acceptance)', { c
       const r = await ok('run', '--rm', '--network', 'front', 'busybox', 'sh', '-c', httpGet(name, 80));
       assert.equal(r, webHostname, name);
     }
+    // Those requests went container to container by direct delivery: the tc entry for web's MAC on front's bridge
+    // (docs/network.md) counted them.
+    const webMac = await ok('inspect', '-f', '{{.NetworkSettings.Networks.front.MacAddress}}', 'web');
+    const block = readFileSync(`/sys/class/net/${bridge}a/ifindex`, 'utf8').trim();
+    const tc = (await run('tc', ['-s', 'filter', 'show', 'block', block])).stdout;
+    const entry = tc.split(/\n(?=filter )/).find((f) => f.includes(`match ${webMac.replaceAll(':', '').slice(4)}/ffffffff at -12`));
+    assert.ok(entry && Number(/Sent (\d+) bytes/.exec(entry)?.[1]) > 0, `direct delivery to ${webMac}:\n${tc}`);
     const other = await docker('run', '--rm', '--network', 'back', 'busybox', 'sh', '-c', `${httpGet(webIp, 80)}; nslookup web >/dev/null 2>&1 && echo resolved`);
     assert.equal(other.stdout.trim(), '', 'no route, no name from another network');
     assert.match(await ok('run', '--rm', '--network', 'front', 'busybox', 'cat', '/etc/resolv.conf'), /^nameserver 127\.0\.0\.11$/m);

@@ -30,6 +30,7 @@ export function managerOptions(host: ExtensionHost): NetworkManagerOptions {
     iptables: c.iptables,
     ipForward: c.ipForward,
     userlandProxy: c.userlandProxy,
+    directDelivery: c.bridgeDirectDelivery,
     dns: c.dns,
     dnsSearch: c.dnsSearch,
     dnsOptions: c.dnsOpts,
