@@ -7,8 +7,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { codeOf, isConflict, isNotFound } from '@berth/errdefs';
 import { run, stopProcess, testSubnet, uniqueSuffix } from '@berth/testing';
-import { OPT_BRIDGE_NAME } from './network-config.ts';
-import type { NetworkManager } from './network-manager.ts';
+import { bridgeNetworkRecord, OPT_BRIDGE_NAME, OPT_ICC } from './network-config.ts';
+import { needsBridgeNetfilter, type NetworkManager } from './network-manager.ts';
 import { bodyOf, echoPeer, httpd, httpGet, inContainer, inNetns, makeEnv, outsideHost, readLine, stopHttpd, type Env } from './spec-env.ts';
 import type { SandboxSpec } from './types.ts';
 
@@ -316,3 +316,15 @@ async function freePort(): Promise<number> {
     });
   });
 }
+
+describe('bridge netfilter', () => {
+  it('is needed, as dockerd decides, for icc=false and for DNAT without the userland proxy, and only with iptables', () => {
+    const ctx = { networks: [], hostRoutes: [], pools: [{ base: { network: 0x0a630000, prefixLen: 16 }, size: 24 }] };
+    const open = bridgeNetworkRecord({ name: 'open' }, [], ctx, { mtu: 1500 });
+    const closed = bridgeNetworkRecord({ name: 'closed', options: { [OPT_ICC]: 'false' } }, [], ctx, { mtu: 1500 });
+    assert.equal(needsBridgeNetfilter(open, {}), false);
+    assert.equal(needsBridgeNetfilter(closed, {}), true);
+    assert.equal(needsBridgeNetfilter(open, { userlandProxy: false }), true);
+    assert.equal(needsBridgeNetfilter(closed, { iptables: false }), false);
+  });
+});

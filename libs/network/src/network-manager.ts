@@ -3,11 +3,12 @@
 // its prefix, the userland proxies and the embedded DNS listeners, and rebuilds all of it from its records when
 // it opens (a daemon restart with containers still running keeps their namespaces and addresses).
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, FailedPreconditionError, PermissionDeniedError, wrap } from '@berth/errdefs';
 import { DirectDelivery } from './direct-delivery.ts';
 import { EmbeddedDns } from './dns-server.ts';
+import { runTool } from './exec.ts';
 import { Firewall } from './firewall.ts';
 import { hostRoutes } from './host-routes.ts';
 import { DEFAULT_POOLS, type PoolBase } from './ipam.ts';
@@ -316,6 +317,7 @@ export class NetworkManager {
     const cfg = n.ipam.config[0]!;
     await ensureBridge(n.bridge.name, `${cfg.gateway}/${parseCidr4(cfg.subnet).prefixLen}`, n.bridge.mtu);
     if (this.loopbackDnat) setSysctl(`net/ipv4/conf/${n.bridge.name}/route_localnet`, '1', this.log);
+    if (needsBridgeNetfilter(n, this.opts)) await enableBridgeNetfilter(this.log);
     if (n.bridge.isDefault) return;
     const port = await this.dnsServer.listen(n.id, cfg.gateway, n.bridge.dnsPort);
     if (port !== n.bridge.dnsPort) {
@@ -414,6 +416,28 @@ export class NetworkManager {
 export function defaultChainPrefix(execRoot: string): string {
   const root = path.resolve(execRoot);
   return root === '/run/berth' ? 'BERTH' : `BERTH-${createHash('sha256').update(root).digest('hex').slice(0, 6)}`;
+}
+
+/**
+ * Whether iptables must see frames bridged within `n` (as dockerd decides): icc=false is a FORWARD rule, and
+ * without the userland proxy a DNATed connection between two containers of one bridge needs conntrack there.
+ */
+export function needsBridgeNetfilter(n: NetworkRecord, o: Pick<NetworkManagerOptions, 'iptables' | 'userlandProxy'>): boolean {
+  return (o.iptables ?? true) && !!n.bridge && (!n.bridge.icc || !(o.userlandProxy ?? true));
+}
+
+/** br_netfilter on, handing bridged IPv4 frames to iptables (net.bridge.bridge-nf-call-iptables=1), as dockerd does. */
+async function enableBridgeNetfilter(log: Logger): Promise<void> {
+  const key = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+  try {
+    if (!existsSync(key)) await runTool('modprobe', ['br_netfilter'], { check: false, what: 'load br_netfilter' });
+    if (readFileSync(key, 'utf8').trim() !== '1') {
+      writeFileSync(key, '1');
+      log.info({}, 'enabled bridge netfilter (net.bridge.bridge-nf-call-iptables=1)');
+    }
+  } catch (err) {
+    log.warn({ err }, 'cannot enable bridge netfilter: icc=false and DNAT within a bridge do not apply');
+  }
 }
 
 function setSysctl(key: string, value: string, log: Logger): void {
