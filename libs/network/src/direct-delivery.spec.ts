@@ -12,21 +12,25 @@ import { httpd, httpGet, inNetns, makeEnv, stopHttpd, type Env } from './spec-en
 import type { SandboxInfo, SandboxSpec } from './types.ts';
 
 describe('direct delivery tc lines', () => {
-  it('derives exact entry handles from the MAC and the address', () => {
-    assert.equal(entryHandle({ hostIf: 'v', mac: '02:42:ac:12:00:05', ip: '172.18.0.5', prefixLen: 16 }), '1:05:1');
-    assert.equal(entryHandle({ hostIf: 'v', mac: '02:42:0a:01:03:07', ip: '10.1.3.7', prefixLen: 16 }), '1:07:4');
-    assert.equal(entryHandle({ hostIf: 'v', mac: '02:42:0A:01:03:FE', ip: '10.1.3.254', prefixLen: 24 }), '1:fe:1');
-    assert.equal(entryHandle({ hostIf: 'v', mac: 'nonsense', ip: '10.1.3.7', prefixLen: 24 }), undefined);
+  it('derives exact entry handles from the MAC', () => {
+    assert.equal(entryHandle({ hostIf: 'v', mac: '02:42:ac:12:00:05' }), '1:05:201');
+    assert.equal(entryHandle({ hostIf: 'v', mac: '02:42:0a:01:03:07' }), '1:07:104');
+    assert.equal(entryHandle({ hostIf: 'v', mac: '02:42:0A:01:03:FE' }), '1:fe:104');
+    assert.equal(entryHandle({ hostIf: 'v', mac: 'nonsense' }), undefined);
+    // Every address of a /16 (MACs made from them) gets its own handle.
+    const handles = new Set<string>();
+    for (let i = 0; i < 65536; i++) handles.add(entryHandle({ hostIf: 'v', mac: `02:42:ac:14:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}` })!);
+    assert.equal(handles.size, 65536);
   });
 
   it('binds, adds, deletes and rebuilds with one entry per container', () => {
-    const p = { hostIf: 'veth1234567', mac: '02:42:ac:12:00:05', ip: '172.18.0.5', prefixLen: 24 };
-    const q = { ...p, hostIf: 'veth7654321', mac: '02:42:ac:12:00:06', ip: '172.18.0.6' };
+    const p = { hostIf: 'veth1234567', mac: '02:42:ac:12:00:05' };
+    const q = { hostIf: 'veth7654321', mac: '02:42:ac:12:00:06' };
     const add = attachLines(9, p);
     assert.equal(add[0], 'qdisc add dev veth1234567 ingress_block 9 ingress');
-    const entry = 'filter add block 9 pref 1 protocol all handle 1:05:1 u32 ht 1:05: match ether dst 02:42:ac:12:00:05';
+    const entry = 'filter add block 9 pref 1 protocol all handle 1:05:201 u32 ht 1:05: match ether dst 02:42:ac:12:00:05';
     assert.equal(add.at(-1), `${entry} action mirred egress redirect dev veth1234567`);
-    assert.deepEqual(detachLines(9, p), ['filter del block 9 pref 1 protocol all handle 1:05:1 u32']);
+    assert.deepEqual(detachLines(9, p), ['filter del block 9 pref 1 protocol all handle 1:05:201 u32']);
     const all = resyncLines(9, [p, q]);
     assert.deepEqual(all.slice(0, 3), ['qdisc add dev veth1234567 ingress_block 9 ingress', 'qdisc add dev veth7654321 ingress_block 9 ingress', 'filter del block 9']);
     assert.equal(all.filter((l) => l.includes('mirred')).length, 2);
@@ -130,6 +134,31 @@ describe('direct delivery on the real kernel', { concurrency: false }, () => {
     }
   });
 
+  it('gives a MAC\'s entry to its new holder, replacing what an earlier one left behind', async () => {
+    const bridge = `${env.tag}m`;
+    const n = await m.create({ name: `${env.tag}-m`, options: { [OPT_BRIDGE_NAME]: bridge } });
+    const mac = '02:42:be:e7:00:01';
+    const a = await m.createSandbox(spec('ma', n.name));
+    const h = await httpd(a.netnsPath!, 'a again');
+    let b: SandboxInfo | undefined;
+    try {
+      await m.directDeliverySettled();
+      // An entry for `mac` that nobody removed, pointing at another container's veth.
+      const block = readFileSync(`/sys/class/net/${bridge}/ifindex`, 'utf8').trim();
+      const stale = attachLines(Number(block), { hostIf: hostIf(a), mac }).at(-1)!;
+      assert.equal((await run('tc', stale.split(' '))).code, 0);
+      b = await m.createSandbox(spec('mb', n.name, { endpoints: { [n.name]: { macAddress: mac } } }));
+      await m.directDeliverySettled();
+      assert.deepEqual(await listed(bridge), [`${hostIf(a)} ${a.endpoints[0]!.mac}`, `${hostIf(b)} ${mac}`].sort());
+      assert.equal(await httpGet(b.netnsPath!, a.endpoints[0]!.ip), 'a again');
+      assert.ok((await entries(bridge)).get(hostIf(b))!.bytes > 0, 'a → b took the new entry');
+    } finally {
+      await stopHttpd(h);
+      for (const s of [a, b]) if (s) await m.releaseSandbox(s.containerId);
+      await m.remove(n.id);
+    }
+  });
+
   it('keeps frames on the bridge where its rules must see them: icc=false, the network option, the daemon option', async () => {
     const closed = await m.create({ name: `${env.tag}-i`, options: { [OPT_BRIDGE_NAME]: `${env.tag}i`, [OPT_ICC]: 'false' } });
     const off = await m.create({ name: `${env.tag}-o`, options: { [OPT_BRIDGE_NAME]: `${env.tag}o`, [OPT_DIRECT_DELIVERY]: 'false' } });
@@ -168,7 +197,7 @@ describe('direct delivery on the real kernel', { concurrency: false }, () => {
       // The daemon goes away (live restore); meanwhile a's entry is lost and a stray one appears.
       await m.close();
       const block = readFileSync(`/sys/class/net/${bridge}/ifindex`, 'utf8').trim();
-      const [lost] = detachLines(Number(block), { hostIf: hostIf(a), mac: a.endpoints[0]!.mac, ip: a.endpoints[0]!.ip, prefixLen: 24 });
+      const [lost] = detachLines(Number(block), { hostIf: hostIf(a), mac: a.endpoints[0]!.mac });
       assert.equal((await run('tc', lost!.split(' '))).code, 0);
       const stray = `filter add block ${block} pref 1 protocol all handle 1:ee:fff u32 ht 1:ee: match ether dst 02:42:de:ad:be:ee action mirred egress redirect dev ${hostIf(b)}`;
       assert.equal((await run('tc', stray.split(' '))).code, 0);

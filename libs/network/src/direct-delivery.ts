@@ -6,16 +6,15 @@
 //
 // The host ends of a network's veths share one tc block on ingress. In it, one u32 classifier (preference 1)
 // hashes a frame's last destination MAC byte into 256 buckets; an entry per container matches its whole MAC and
-// redirects to its host veth (egress, so into the container). Entry handles are derived from the container's
-// address, so each is added and deleted exactly. A block lives as long as a veth is bound to it: the kernel
-// drops it with the network's last veth.
+// redirects to its host veth (egress, so into the container). Entry handles are derived from the MAC, so each is
+// added and deleted exactly, and what an earlier holder of a MAC left behind sits where its next one goes. A
+// block lives as long as a veth is bound to it: the kernel drops it with the network's last veth.
 //
 // Only where the bridge would pass the frame unchanged: with inter-container communication on (icc=false needs
 // the FORWARD rule that drops it) and with the userland proxy (without it, a DNATed connection between two
 // containers of one network needs the bridge's conntrack to translate the replies).
 import { readFileSync } from 'node:fs';
 import { runTool } from './exec.ts';
-import { parseIp4 } from './ipv4.ts';
 import type { Logger } from './logger.ts';
 import type { NetworkRecord } from './types.ts';
 
@@ -24,21 +23,21 @@ export interface DirectPort {
   /** Host end of the veth pair. */
   hostIf: string;
   mac: string;
-  ip: string;
-  prefixLen: number;
 }
 
 const PREF = 1;
 /** The hash table of container entries (`1:`); the classifier's root table is the kernel's `800:`. */
 const TABLE = 1;
 
-/** The entry's u32 handle `1:<bucket>:<node>`: bucket = last MAC byte, node from the address's host part. */
+/**
+ * The entry's u32 handle `1:<bucket>:<node>`: bucket = the MAC's last byte, node (12 bits) from the two before it.
+ * MACs made from addresses (`02:42:` + IPv4) of one network of /13 or smaller never share a handle.
+ */
 export function entryHandle(p: DirectPort): string | undefined {
-  const host = (parseIp4(p.ip) & (2 ** (32 - p.prefixLen) - 1)) >>> 0;
-  const node = ((host >>> 8) % 0xfff) + 1;
-  const bucket = p.mac.split(':')[5];
-  if (!bucket || !/^[0-9a-f]{2}$/i.test(bucket)) return undefined;
-  return `${TABLE.toString(16)}:${bucket.toLowerCase()}:${node.toString(16)}`;
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(p.mac)) return undefined;
+  const b = p.mac.toLowerCase().split(':').map((x) => parseInt(x, 16));
+  const node = ((((b[3]! & 0xf) << 8) | b[4]!) % 0xfff) + 1;
+  return `${TABLE.toString(16)}:${b[5]!.toString(16).padStart(2, '0')}:${node.toString(16)}`;
 }
 
 /**

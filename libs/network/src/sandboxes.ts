@@ -377,7 +377,7 @@ export class Sandboxes {
   }
 
   private directOf(ep: EndpointRecord): { net: NetworkRecord; port: DirectPort } {
-    return { net: this.d.reg.network(ep.networkId), port: { hostIf: ep.hostIf, mac: ep.mac, ip: ep.ip, prefixLen: ep.prefixLen } };
+    return { net: this.d.reg.network(ep.networkId), port: { hostIf: ep.hostIf, mac: ep.mac } };
   }
 
   /** Every bridge network with the ports of its attached containers, for DirectDelivery.resync. */
