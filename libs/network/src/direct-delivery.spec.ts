@@ -195,6 +195,7 @@ describe('direct delivery on the real kernel', { concurrency: false }, () => {
     const h = await httpd(b.netnsPath!, 'after restart');
     try {
       // The daemon goes away (live restore); meanwhile a's entry is lost and a stray one appears.
+      await m.directDeliverySettled();
       await m.close();
       const block = readFileSync(`/sys/class/net/${bridge}/ifindex`, 'utf8').trim();
       const [lost] = detachLines(Number(block), { hostIf: hostIf(a), mac: a.endpoints[0]!.mac });

@@ -114,6 +114,13 @@ export async function tcBatch(lines: string[]): Promise<number[]> {
 }
 
 /**
+ * How long a new container's entries wait before tc adds them. Kept off the paths a user waits on (starting a
+ * container, connecting it), batched with the other containers started meanwhile, and never made for containers
+ * that are gone by then (`docker run --rm … true`); until then their frames take the bridge.
+ */
+export const ATTACH_DELAY_MS = 100;
+
+/**
  * Direct delivery on this host: which networks get it, and the tc work when their containers come and go. A
  * missing entry only costs speed (the frames take the bridge), so failures are logged, not thrown.
  */
@@ -122,6 +129,9 @@ export class DirectDelivery {
   private readonly log: Logger;
   /** The tc work runs in the order asked (an entry's deletion never overtakes its addition); it never rejects. */
   private tail: Promise<void> = Promise.resolve();
+  /** Attach lines waiting for ATTACH_DELAY_MS, by host veth. */
+  private readonly pending = new Map<string, string[]>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(enabled: boolean, log: Logger) {
     this.enabled = enabled;
@@ -133,28 +143,43 @@ export class DirectDelivery {
     return this.enabled && !!net.bridge && net.bridge.icc && net.bridge.directDelivery !== false;
   }
 
-  /**
-   * New veths of `ports` (each on the bridge of its `net`): bound to their network's block, with their entries.
-   * Callers need not wait: the work is queued, and a later detach runs after it.
-   */
-  attach(ports: { net: NetworkRecord; port: DirectPort }[]): Promise<void> {
-    const lines = this.perBlock(ports, attachLines);
-    // The block's tables are there already unless this is its first veth; usually no entry is there to delete.
-    return this.queue(lines, (l) => l.includes(' divisor ') || l.includes(' link ') || l.startsWith('filter del '), 'add containers');
+  /** New veths of `ports` (each on the bridge of its `net`): bound to their network's block with their entries, soon. */
+  attach(ports: { net: NetworkRecord; port: DirectPort }[]): void {
+    for (const { net, port } of ports) {
+      const lines = this.linesFor(net, port, attachLines);
+      if (lines.length) this.pending.set(port.hostIf, lines);
+    }
+    if (this.pending.size && !this.timer) {
+      this.timer = setTimeout(() => void this.flush(), ATTACH_DELAY_MS);
+      this.timer.unref();
+    }
   }
 
   /**
    * Entries of ports going away (before or while their veths are deleted); their addresses are free once it
-   * resolves. An entry may be gone already: the block goes with its last veth. One that stays (it points at a
-   * deleted veth and drops what it matches) is replaced by the next attach at its handle, or by a restart.
+   * resolves. A port still waiting for its entry never gets one. An entry may be gone already: the block goes with
+   * its last veth. One that stays (it points at a deleted veth and drops what it matches) is replaced by the next
+   * attach of its MAC, or by a restart.
    */
   detach(ports: { net: NetworkRecord; port: DirectPort }[]): Promise<void> {
-    return this.queue(this.perBlock(ports, detachLines), () => true, 'remove containers');
+    const lines: string[] = [];
+    for (const { net, port } of ports) {
+      if (this.pending.delete(port.hostIf)) continue;
+      lines.push(...this.linesFor(net, port, detachLines));
+    }
+    return lines.length ? this.queue(lines, () => true, 'remove containers') : Promise.resolve();
   }
 
-  /** Resolves once the work asked so far is done. */
+  /** Resolves once the entries asked for so far are in (waiting ones are added now). */
   settled(): Promise<void> {
-    return this.tail;
+    return this.flush();
+  }
+
+  /** Drops the waiting attaches (the daemon stops; the next start's resync adds what is still attached). */
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending.clear();
   }
 
   /** After a restart: every network's block rebuilt from its records, or unbound where direct delivery is off. */
@@ -169,14 +194,20 @@ export class DirectDelivery {
     await this.queue(lines, (l) => l.startsWith('qdisc ') || /^filter del block \d+$/.test(l), 'rebuild after restart');
   }
 
-  private perBlock(ports: { net: NetworkRecord; port: DirectPort }[], make: (block: number, p: DirectPort) => string[]): string[] {
-    const lines: string[] = [];
-    for (const { net, port } of ports) {
-      if (!this.eligible(net)) continue;
-      const block = blockOf(net.bridge!.name);
-      if (block !== undefined) lines.push(...make(block, port));
-    }
-    return lines;
+  /** The waiting attaches, in one tc process. */
+  private flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const lines = [...this.pending.values()].flat();
+    this.pending.clear();
+    // The block's tables are there already unless this is its first veth; usually no entry is there to delete.
+    return this.queue(lines, (l) => l.includes(' divisor ') || l.includes(' link ') || l.startsWith('filter del '), 'add containers');
+  }
+
+  private linesFor(net: NetworkRecord, port: DirectPort, make: (block: number, p: DirectPort) => string[]): string[] {
+    if (!this.eligible(net)) return [];
+    const block = blockOf(net.bridge!.name);
+    return block === undefined ? [] : make(block, port);
   }
 
   private queue(lines: string[], tolerated: (line: string) => boolean, what: string): Promise<void> {

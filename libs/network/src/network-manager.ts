@@ -199,7 +199,7 @@ export class NetworkManager {
 
   // ---- sandboxes -----------------------------------------------------------------------------------------
 
-  /** Resolves once direct delivery's entries for the stacks made or changed so far are in (they are not waited for). */
+  /** Resolves once direct delivery's entries for the stacks made or changed so far are in (else added after a delay). */
   directDeliverySettled(): Promise<void> {
     return this.direct.settled();
   }
@@ -266,6 +266,7 @@ export class NetworkManager {
     if (this.closed) return;
     if (o.purge) for (const id of this.sandboxIds()) await this.releaseSandbox(id);
     this.closed = true;
+    this.direct.close();
     await this.dnsServer.close();
     await this.sandboxes.closeAllProxies();
     const live = [...this.reg.sandboxes.values()].some((sb) => sb.netnsPath && (sb.mode === 'bridge' || sb.mode === 'none'));

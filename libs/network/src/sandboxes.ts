@@ -140,7 +140,7 @@ export class Sandboxes {
     }
     const allocated: EndpointRecord[] = [];
     let proxies: PortProxy[] = [];
-    let direct: Promise<void> | undefined;
+    let direct = false;
     try {
       let i = 0;
       for (const [id, req] of requested) allocated.push(this.planEndpoint(sb, reg.network(id), req, `eth${i++}`));
@@ -165,8 +165,8 @@ export class Sandboxes {
         defaultRoute: gw ? { gateway: gw.gateway, dev: gw.ifname } : undefined,
         ...(dnsEp ? { dns: this.dnsTarget(dnsEp) } : {}),
       }, this.restoreCmd);
-      // Not waited for: until their entries are in, the container's frames take the bridge.
-      direct = this.d.direct.attach(allocated.map((ep) => this.directOf(ep)));
+      this.d.direct.attach(allocated.map((ep) => this.directOf(ep)));
+      direct = true;
       this.writeFiles(sb);
       this.d.store.saveSandbox(sb);
       if (sb.ports.length) await this.d.firewall.updatePorts();
@@ -250,8 +250,7 @@ export class Sandboxes {
       await deleteLinks([ep.hostIf]).catch(() => {});
       throw wrap(err, `connect container ${containerId} to network ${net.name}`);
     }
-    // Not waited for: until its entry is in, the container's frames take the bridge.
-    void this.d.direct.attach([this.directOf(ep)]);
+    this.d.direct.attach([this.directOf(ep)]);
     this.writeFiles(sb);
     this.d.store.saveSandbox(sb);
     if (sb.ports.length && newGw !== oldGw) await this.d.firewall.updatePorts();

@@ -91,13 +91,22 @@ describe('networks and volumes through the docker CLI (issue 9 acceptance)', { c
       const r = await ok('run', '--rm', '--network', 'front', 'busybox', 'sh', '-c', httpGet(name, 80));
       assert.equal(r, webHostname, name);
     }
-    // Those requests went container to container by direct delivery: the tc entry for web's MAC on front's bridge
-    // (docs/network.md) counted them.
-    const webMac = await ok('inspect', '-f', '{{.NetworkSettings.Networks.front.MacAddress}}', 'web');
+    // Between containers that have been up a moment, frames go veth to veth (direct delivery, docs/network.md):
+    // once the client's entry is in, its request to web is counted by web's entry.
     const block = readFileSync(`/sys/class/net/${bridge}a/ifindex`, 'utf8').trim();
-    const tc = (await run('tc', ['-s', 'filter', 'show', 'block', block])).stdout;
-    const entry = tc.split(/\n(?=filter )/).find((f) => f.includes(`match ${webMac.replaceAll(':', '').slice(4)}/ffffffff at -12`));
-    assert.ok(entry && Number(/Sent (\d+) bytes/.exec(entry)?.[1]) > 0, `direct delivery to ${webMac}:\n${tc}`);
+    const sentTo = async (mac: string) => {
+      const tc = (await run('tc', ['-s', 'filter', 'show', 'block', block])).stdout;
+      const entry = tc.split(/\n(?=filter )/).find((f) => f.includes(`match ${mac.replaceAll(':', '').slice(4)}/ffffffff at -12`));
+      return entry ? Number(/Sent (\d+) bytes/.exec(entry)?.[1]) : undefined;
+    };
+    await ok('run', '-d', '--name', 'client', '--network', 'front', 'busybox', 'sleep', '600');
+    const clientMac = await ok('inspect', '-f', '{{.NetworkSettings.Networks.front.MacAddress}}', 'client');
+    await waitFor(async () => (await sentTo(clientMac)) !== undefined, `direct delivery entry for ${clientMac}`, 10_000, 50);
+    const webMac = await ok('inspect', '-f', '{{.NetworkSettings.Networks.front.MacAddress}}', 'web');
+    const before = (await sentTo(webMac)) ?? 0;
+    assert.equal(await ok('exec', 'client', 'sh', '-c', httpGet('web', 80)), webHostname);
+    assert.ok(((await sentTo(webMac)) ?? 0) > before, `direct delivery to ${webMac}`);
+    await ok('rm', '-f', 'client');
     const other = await docker('run', '--rm', '--network', 'back', 'busybox', 'sh', '-c', `${httpGet(webIp, 80)}; nslookup web >/dev/null 2>&1 && echo resolved`);
     assert.equal(other.stdout.trim(), '', 'no route, no name from another network');
     assert.match(await ok('run', '--rm', '--network', 'front', 'busybox', 'cat', '/etc/resolv.conf'), /^nameserver 127\.0\.0\.11$/m);
