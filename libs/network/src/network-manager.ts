@@ -1,7 +1,8 @@
 // The network manager: Docker's networks and each container's network stack on one host. It owns the records
 // under its root, the Linux bridges, the namespaces under `<exec-root>/netns`, the iptables chains named with
-// its prefix, the userland proxies and the embedded DNS listeners, and rebuilds all of it from its records when
-// it opens (a daemon restart with containers still running keeps their namespaces and addresses).
+// its prefix, the tc blocks of its veths (direct delivery), the userland proxies and the embedded DNS listeners,
+// and rebuilds all of it from its records when it opens (a daemon restart with containers still running keeps
+// their namespaces and addresses).
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
