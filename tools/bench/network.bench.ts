@@ -14,7 +14,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { defaultChainPrefix } from '@berth/network';
+import { defaultChainPrefix, directEntries } from '@berth/network';
 import {
   freePort, removeCgroupTree, run, SHARED_REGISTRY, startDockerd, stopProcess, testCgroupParent, testSubnet, uniqueSuffix, waitFor,
 } from '@berth/testing';
@@ -217,10 +217,8 @@ async function main(): Promise<void> {
   await alternate(`container → container TCP throughput, user bridge (iperf3, ${BYTES}B)`, 'Gbit/s', true,
     (d) => iperf(of(d).s2ns, of(d).s1ip, 5201), both, 1.0, () => placeBerthJump('first'));
   // How much of berth's side went veth to veth (direct delivery, docs/network.md) rather than through the bridge.
-  const block = readFileSync(`/sys/class/net/bb${id}u/ifindex`, 'utf8').trim();
-  const tc = await run('tc', ['-s', 'filter', 'show', 'block', block]);
-  const direct = [...tc.stdout.matchAll(/Sent (\d+) bytes/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-  console.log(`  berth: ${(direct / 1e9).toFixed(1)} GB went by direct delivery (tc block ${block})`);
+  const direct = (await directEntries(`bb${id}u`)).reduce((sum, e) => sum + e.bytes, 0);
+  console.log(`  berth: ${(direct / 1e9).toFixed(1)} GB went by direct delivery`);
   await placeBerthJump('last');
   await alternate('container → container TCP connect latency, user bridge (median of 300 connects)', 'µs', false,
     (d) => connectLatency(of(d).s2ns, of(d).s1ip, 7000), both, undefined, () => placeBerthJump('first'));

@@ -1,14 +1,13 @@
 // Direct delivery: the tc lines (unit) and, on the real kernel, that frames between the containers of a network
 // go through the redirects and nowhere else than intended, across connect, disconnect, release and restarts.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { run, uniqueSuffix } from '@berth/testing';
-import { attachLines, detachLines, entryHandle, resyncLines } from './direct-delivery.ts';
+import { run } from '@berth/testing';
+import { attachLines, detachLines, directEntries, entryHandle, resyncLines, type DirectEntry } from './direct-delivery.ts';
 import { OPT_BRIDGE_NAME, OPT_DIRECT_DELIVERY, OPT_ICC } from './network-config.ts';
 import type { NetworkManager } from './network-manager.ts';
-import { httpd, httpGet, inNetns, makeEnv, stopHttpd, type Env } from './spec-env.ts';
+import { httpd, httpGet, inNetns, makeEnv, sandboxSpec, stopHttpd, type Env } from './spec-env.ts';
 import type { SandboxInfo, SandboxSpec } from './types.ts';
 
 describe('direct delivery tc lines', () => {
@@ -38,34 +37,14 @@ describe('direct delivery tc lines', () => {
   });
 });
 
-interface Entry {
-  mac: string;
-  bytes: number;
-}
-
-/** The redirect entries of a bridge's block, as `<target veth> <MAC>` (parsed from `tc -s filter show`). */
+/** The redirect entries of a bridge's block, as `<target veth> <MAC>`. */
 async function listed(bridge: string): Promise<string[]> {
-  return [...(await entryList(bridge))].map((x) => `${x.dev} ${x.mac}`).sort();
+  return (await directEntries(bridge)).map((x) => `${x.dev} ${x.mac}`).sort();
 }
 
 /** The redirect entries of a bridge's block, by target veth. */
-async function entries(bridge: string): Promise<Map<string, Entry>> {
-  return new Map((await entryList(bridge)).map((x) => [x.dev, x]));
-}
-
-async function entryList(bridge: string): Promise<(Entry & { dev: string })[]> {
-  const block = readFileSync(`/sys/class/net/${bridge}/ifindex`, 'utf8').trim();
-  const out = (await run('tc', ['-s', 'filter', 'show', 'block', block])).stdout;
-  const found: (Entry & { dev: string })[] = [];
-  for (const part of out.split(/\n(?=filter )/)) {
-    const dev = /Redirect to device (\S+)\)/.exec(part)?.[1];
-    if (!dev) continue;
-    const hi = /match 0000([0-9a-f]{4})\/0000ffff at -16/.exec(part)?.[1];
-    const lo = /match ([0-9a-f]{8})\/ffffffff at -12/.exec(part)?.[1];
-    const mac = `${hi ?? ''}${lo ?? ''}`.replace(/(..)(?!$)/g, '$1:');
-    found.push({ dev, mac, bytes: Number(/Sent (\d+) bytes/.exec(part)?.[1] ?? -1) });
-  }
-  return found;
+async function entries(bridge: string): Promise<Map<string, DirectEntry>> {
+  return new Map((await directEntries(bridge)).map((x) => [x.dev, x]));
 }
 
 async function boundBlock(hostIf: string): Promise<string | undefined> {
@@ -84,13 +63,7 @@ describe('direct delivery on the real kernel', { concurrency: false }, () => {
     await env.close();
   });
 
-  function spec(name: string, networkMode: string, extra: Partial<SandboxSpec> = {}): SandboxSpec {
-    const containerId = `${uniqueSuffix(16)}${uniqueSuffix(16)}`;
-    const filesDir = path.join(env.root, 'containers', containerId);
-    mkdirSync(filesDir, { recursive: true });
-    return { containerId, containerName: name, hostname: containerId.slice(0, 12), networkMode, filesDir, ...extra };
-  }
-
+  const spec = (name: string, networkMode: string, extra: Partial<SandboxSpec> = {}) => sandboxSpec(env, name, networkMode, extra);
   const hostIf = (s: SandboxInfo, i = 0) => s.endpoints[i]!.hostIf;
 
   it('hands frames between containers of a network to the receiving veth, following connect, disconnect and release', async () => {

@@ -45,12 +45,7 @@ export function entryHandle(p: DirectPort): string | undefined {
  * entry in place of any left at its handle (a failed operation's, or a colliding port's, which then takes the bridge).
  */
 export function attachLines(block: number, p: DirectPort): string[] {
-  const handle = entryHandle(p);
-  return [
-    `qdisc add dev ${p.hostIf} ingress_block ${block} ingress`,
-    ...baseLines(block),
-    ...(handle ? [...detachLines(block, p), entryLine(block, p, handle)] : []),
-  ];
+  return [bindLine(block, p), ...baseLines(block), ...detachLines(block, p), ...entryLines(block, p)];
 }
 
 /** Lines removing a port's entry (its veth's binding goes with the veth). */
@@ -63,19 +58,20 @@ export function detachLines(block: number, p: DirectPort): string[] {
 export function resyncLines(block: number, ports: DirectPort[]): string[] {
   if (ports.length === 0) return [];
   return [
-    ...ports.map((p) => `qdisc add dev ${p.hostIf} ingress_block ${block} ingress`),
+    ...ports.map((p) => bindLine(block, p)),
     `filter del block ${block}`,
     ...baseLines(block),
-    ...ports.flatMap((p) => {
-      const handle = entryHandle(p);
-      return handle ? [entryLine(block, p, handle)] : [];
-    }),
+    ...ports.flatMap((p) => entryLines(block, p)),
   ];
 }
 
 /** Lines unbinding veths from direct delivery (a network where it is off). */
 export function unbindLines(ports: DirectPort[]): string[] {
   return ports.map((p) => `qdisc del dev ${p.hostIf} ingress`);
+}
+
+function bindLine(block: number, p: DirectPort): string {
+  return `qdisc add dev ${p.hostIf} ingress_block ${block} ingress`;
 }
 
 function baseLines(block: number): string[] {
@@ -85,9 +81,11 @@ function baseLines(block: number): string[] {
   ];
 }
 
-function entryLine(block: number, p: DirectPort, handle: string): string {
+function entryLines(block: number, p: DirectPort): string[] {
+  const handle = entryHandle(p);
+  if (!handle) return [];
   const ht = handle.slice(0, handle.lastIndexOf(':') + 1);
-  return `filter add block ${block} pref ${PREF} protocol all handle ${handle} u32 ht ${ht} match ether dst ${p.mac} action mirred egress redirect dev ${p.hostIf}`;
+  return [`filter add block ${block} pref ${PREF} protocol all handle ${handle} u32 ht ${ht} match ether dst ${p.mac} action mirred egress redirect dev ${p.hostIf}`];
 }
 
 /**
@@ -101,6 +99,29 @@ export function blockOf(bridge: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** An entry of a bridge's block as the kernel reports it: the veth it redirects to, the MAC it matches, bytes sent. */
+export interface DirectEntry {
+  dev: string;
+  mac: string;
+  bytes: number;
+}
+
+/** The entries of `bridge`'s block (`tc -s filter show block N`, parsed); none when the block does not exist. */
+export async function directEntries(bridge: string): Promise<DirectEntry[]> {
+  const block = blockOf(bridge);
+  if (block === undefined) return [];
+  const r = await runTool('tc', ['-s', 'filter', 'show', 'block', String(block)], { check: false, what: 'list direct delivery entries' });
+  const found: DirectEntry[] = [];
+  for (const part of r.stdout.split(/\n(?=filter )/)) {
+    const dev = /Redirect to device (\S+)\)/.exec(part)?.[1];
+    const hi = /match 0000([0-9a-f]{4})\/0000ffff at -16/.exec(part)?.[1];
+    const lo = /match ([0-9a-f]{8})\/ffffffff at -12/.exec(part)?.[1];
+    if (!dev || !hi || !lo) continue;
+    found.push({ dev, mac: `${hi}${lo}`.replace(/(..)(?!$)/g, '$1:'), bytes: Number(/Sent (\d+) bytes/.exec(part)?.[1] ?? 0) });
+  }
+  return found;
 }
 
 /** Runs `lines` in one `tc -force -batch`; returns the 1-based numbers of the lines that failed. */

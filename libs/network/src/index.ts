@@ -1,5 +1,6 @@
 // Public API of @berth/network: Docker's networking for one host (bridges, IPAM, namespaces, iptables, DNS).
 export { NetworkManager, defaultChainPrefix, type NetworkManagerOptions } from './network-manager.ts';
+export { directEntries, type DirectEntry } from './direct-delivery.ts';
 export type {
   BridgeSettings, CreateNetworkRequest, Driver, EndpointRecord, EndpointRequest, IpamConfig, NetworkRecord, PortBinding,
   PortMapping, SandboxInfo, SandboxMode, SandboxRecord, SandboxSpec,

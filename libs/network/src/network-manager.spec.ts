@@ -1,7 +1,7 @@
 // Integration tests (root, real kernel): namespaces, veths, bridges, iptables, the embedded DNS and the proxy,
 // asserted with real traffic from busybox processes inside the namespaces.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,19 +9,9 @@ import { codeOf, isConflict, isNotFound } from '@berth/errdefs';
 import { run, stopProcess, testSubnet, uniqueSuffix } from '@berth/testing';
 import { bridgeNetworkRecord, OPT_BRIDGE_NAME, OPT_ICC } from './network-config.ts';
 import { needsBridgeNetfilter, type NetworkManager } from './network-manager.ts';
-import { bodyOf, echoPeer, httpd, httpGet, inContainer, inNetns, makeEnv, outsideHost, readLine, stopHttpd, type Env } from './spec-env.ts';
-import type { SandboxSpec } from './types.ts';
-
-function cid(): string {
-  return `${uniqueSuffix(16)}${uniqueSuffix(16)}`;
-}
-
-function spec(env: Env, name: string, networkMode: string, extra: Partial<SandboxSpec> = {}): SandboxSpec {
-  const containerId = cid();
-  const filesDir = path.join(env.root, 'containers', containerId);
-  mkdirSync(filesDir, { recursive: true });
-  return { containerId, containerName: name, hostname: containerId.slice(0, 12), networkMode, filesDir, ...extra };
-}
+import {
+  bodyOf, echoPeer, httpd, httpGet, inContainer, inNetns, makeEnv, outsideHost, readLine, sandboxSpec, stopHttpd, type Env,
+} from './spec-env.ts';
 
 async function tcpGetFromHost(host: string, port: number): Promise<string> {
   return new Promise((resolve) => {
@@ -69,9 +59,9 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
     const a = await m.create({ name: `${env.tag}-a`, options: { [OPT_BRIDGE_NAME]: `${env.tag}a` }, labels: { x: 'y' } });
     const b = await m.create({ name: `${env.tag}-b`, options: { [OPT_BRIDGE_NAME]: `${env.tag}b` } });
     assert.notEqual(a.ipam.config[0]!.subnet, b.ipam.config[0]!.subnet);
-    const web = await m.createSandbox(spec(env, 'web', a.name, { endpoints: { [a.name]: { aliases: ['www'] } } }));
-    const client = await m.createSandbox(spec(env, 'client', a.name));
-    const stranger = await m.createSandbox(spec(env, 'stranger', b.id));
+    const web = await m.createSandbox(sandboxSpec(env, 'web', a.name, { endpoints: { [a.name]: { aliases: ['www'] } } }));
+    const client = await m.createSandbox(sandboxSpec(env, 'client', a.name));
+    const stranger = await m.createSandbox(sandboxSpec(env, 'stranger', b.id));
     const h = await httpd(web.netnsPath!, 'hello from web');
     try {
       const webIp = web.endpoints[0]!.ip;
@@ -113,11 +103,11 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
     const outside = await outsideHost(env, 'p');
     const free = await freePort();
     const udpPort = await freePort();
-    const web = await m.createSandbox(spec(env, 'pub', 'bridge', {
+    const web = await m.createSandbox(sandboxSpec(env, 'pub', 'bridge', {
       portBindings: { '80/tcp': [{ hostIp: '', hostPort: String(free) }], '53/udp': [{ hostPort: String(udpPort) }] },
       exposedPorts: ['80/tcp', '443/tcp'], publishAllPorts: true,
     }));
-    const other = await m.createSandbox(spec(env, 'other', 'bridge', { links: [{ containerId: web.containerId, alias: 'webalias' }] }));
+    const other = await m.createSandbox(sandboxSpec(env, 'other', 'bridge', { links: [{ containerId: web.containerId, alias: 'webalias' }] }));
     const echo = await echoPeer(web.netnsPath!, 80);
     const udpEcho = (await import('node:child_process')).spawn('nsenter', [`--net=${web.netnsPath}`, 'socat', 'UDP-LISTEN:53,fork', 'SYSTEM:echo $SOCAT_PEERADDR'], { stdio: 'ignore' });
     try {
@@ -156,7 +146,7 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
       // The default bridge has no embedded DNS: the host's resolvers, loopback ones filtered (none left → fallback).
       assert.doesNotMatch(readFileSync(web.resolvConfPath, 'utf8'), /127\./);
       // A port taken is refused with Docker's message, and nothing is left of the attempt.
-      await assert.rejects(m.createSandbox(spec(env, 'clash', 'bridge', { portBindings: { '80/tcp': [{ hostPort: String(free) }] } })),
+      await assert.rejects(m.createSandbox(sandboxSpec(env, 'clash', 'bridge', { portBindings: { '80/tcp': [{ hostPort: String(free) }] } })),
         (e) => isConflict(e) && /port is already allocated/.test((e as Error).message));
       assert.equal(m.sandboxIds().length, 2);
       assert.equal((await run('ls', [path.join(env.execRoot, 'netns')])).stdout.trim().split('\n').length, 2);
@@ -175,7 +165,7 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
   it('masquerades outbound traffic to a host beyond the bridge', async () => {
     const outside = await outsideHost(env, 'o');
     const echo = await echoPeer(outside.netns, 9000);
-    const c = await m.createSandbox(spec(env, 'out', 'bridge'));
+    const c = await m.createSandbox(sandboxSpec(env, 'out', 'bridge'));
     try {
       assert.equal(await readLine(c.netnsPath!, outside.ip, 9000), outside.hostIp, 'the outside host sees the host address, not the container');
     } finally {
@@ -186,10 +176,10 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
   });
 
   it('none, host and container modes', async () => {
-    const none = await m.createSandbox(spec(env, 'none1', 'none'));
-    const host = await m.createSandbox(spec(env, 'host1', 'host', { extraHosts: ['db:192.0.2.5', 'gw:host-gateway'] }));
-    const owner = await m.createSandbox(spec(env, 'owner', 'bridge'));
-    const joiner = await m.createSandbox(spec(env, 'joiner', `container:${owner.containerId}`));
+    const none = await m.createSandbox(sandboxSpec(env, 'none1', 'none'));
+    const host = await m.createSandbox(sandboxSpec(env, 'host1', 'host', { extraHosts: ['db:192.0.2.5', 'gw:host-gateway'] }));
+    const owner = await m.createSandbox(sandboxSpec(env, 'owner', 'bridge'));
+    const joiner = await m.createSandbox(sandboxSpec(env, 'joiner', `container:${owner.containerId}`));
     try {
       const links = await inNetns(none.netnsPath!, ['ip', '-o', 'link']);
       assert.deepEqual(links.stdout.trim().split('\n').map((l) => l.split(':')[1]!.trim()), ['lo']);
@@ -200,7 +190,7 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
       assert.match(readFileSync(host.resolvConfPath, 'utf8'), new RegExp(`nameserver ${env.upstream.replaceAll('.', '\\.')}`));
       assert.equal(joiner.netnsPath, owner.netnsPath);
       assert.equal(joiner.hostsPath, owner.hostsPath);
-      await assert.rejects(m.createSandbox(spec(env, 'orphan', `container:${cid()}`)), /cannot join network of a non running container/);
+      await assert.rejects(m.createSandbox(sandboxSpec(env, 'orphan', `container:${uniqueSuffix(16)}${uniqueSuffix(16)}`)), /cannot join network of a non running container/);
     } finally {
       for (const s of [joiner, owner, host, none]) await m.releaseSandbox(s.containerId);
     }
@@ -210,8 +200,8 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
   it('connects and disconnects a running container, updating routes, DNS and /etc/hosts in place', async () => {
     const a = await m.create({ name: `${env.tag}-c`, options: { [OPT_BRIDGE_NAME]: `${env.tag}c` }, internal: true });
     const b = await m.create({ name: `${env.tag}-d`, options: { [OPT_BRIDGE_NAME]: `${env.tag}d2` } });
-    const c = await m.createSandbox(spec(env, 'mover', a.name, { endpoints: { [a.name]: { ipv4Address: a.ipam.config[0]!.gateway.replace(/\.1$/, '.77') } } }));
-    const peer = await m.createSandbox(spec(env, 'peer', b.name));
+    const c = await m.createSandbox(sandboxSpec(env, 'mover', a.name, { endpoints: { [a.name]: { ipv4Address: a.ipam.config[0]!.gateway.replace(/\.1$/, '.77') } } }));
+    const peer = await m.createSandbox(sandboxSpec(env, 'peer', b.name));
     const h = await httpd(peer.netnsPath!, 'peer');
     try {
       assert.equal(c.endpoints[0]!.ip, a.ipam.config[0]!.gateway.replace(/\.1$/, '.77'));
@@ -254,9 +244,9 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
       await assert.rejects(m.create({ name: `${env.tag}-w`, driver: 'overlay' }), /plugin "overlay" not found/);
       await assert.rejects(m.create({ name: `${env.tag}-w`, ipam: { config: [{ subnet: '10.1.2.3/24' }] } }), /invalid subnet/);
       await assert.rejects(m.create({ name: `${env.tag}-w`, options: { 'com.docker.network.driver.mtu': 'x' } }), /invalid MTU/);
-      const s = await m.createSandbox(spec(env, 'ranged', n.name));
+      const s = await m.createSandbox(sandboxSpec(env, 'ranged', n.name));
       assert.ok(Number(s.endpoints[0]!.ip.split('.')[3]) >= 128);
-      await assert.rejects(m.createSandbox(spec(env, 'dup', n.name, { endpoints: { [n.name]: { ipv4Address: s.endpoints[0]!.ip } } })), (e) => isConflict(e));
+      await assert.rejects(m.createSandbox(sandboxSpec(env, 'dup', n.name, { endpoints: { [n.name]: { ipv4Address: s.endpoints[0]!.ip } } })), (e) => isConflict(e));
       await m.releaseSandbox(s.containerId);
       assert.deepEqual(await m.prune((x) => x.name === `${env.tag}-v`), [`${env.tag}-v`]);
     } finally {
@@ -268,8 +258,8 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
   it('reconciles after a restart: rules, proxies and DNS come back, gone containers are released', async () => {
     const n = await m.create({ name: `${env.tag}-r`, options: { [OPT_BRIDGE_NAME]: `${env.tag}r` } });
     const port = await freePort();
-    const web = await m.createSandbox(spec(env, 'keep', n.name, { portBindings: { '80/tcp': [{ hostPort: String(port) }] } }));
-    const gone = await m.createSandbox(spec(env, 'gone', n.name));
+    const web = await m.createSandbox(sandboxSpec(env, 'keep', n.name, { portBindings: { '80/tcp': [{ hostPort: String(port) }] } }));
+    const gone = await m.createSandbox(sandboxSpec(env, 'gone', n.name));
     const h = await httpd(web.netnsPath!, 'survivor');
     try {
       // The daemon goes away without tearing anything down (live restore), and someone flushes berth's chains.
@@ -290,7 +280,7 @@ describe('NetworkManager on the real kernel', { concurrency: false }, () => {
       }
       assert.match(await nslookup(web.netnsPath!, 'keep'), new RegExp(web.endpoints[0]!.ip.replaceAll('.', '\\.')));
       // The released container's address is free again; the survivor's is not.
-      const next = await m.createSandbox(spec(env, 'next', n.name, { endpoints: { [n.name]: { ipv4Address: gone.endpoints[0]!.ip } } }));
+      const next = await m.createSandbox(sandboxSpec(env, 'next', n.name, { endpoints: { [n.name]: { ipv4Address: gone.endpoints[0]!.ip } } }));
       await m.releaseSandbox(next.containerId);
       assert.equal((await run('ls', [path.join(env.execRoot, 'netns')])).stdout.trim(), web.containerId);
     } finally {

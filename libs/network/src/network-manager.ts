@@ -283,7 +283,7 @@ export class NetworkManager {
     const records = this.store.loadNetworks();
     for (const r of records) this.reg.addNetwork(r);
     await this.ensurePredefined(records);
-    if (this.opts.ipForward ?? true) enableForwarding(this.log);
+    if (this.opts.ipForward ?? true) switchOn('net/ipv4/ip_forward', this.log);
     for (const n of this.reg.networks.values()) await this.bringUp(n);
     await this.restoreSandboxes();
     await this.removeStrays();
@@ -430,16 +430,9 @@ export function needsBridgeNetfilter(n: NetworkRecord, o: Pick<NetworkManagerOpt
 
 /** br_netfilter on, handing bridged IPv4 frames to iptables (net.bridge.bridge-nf-call-iptables=1), as dockerd does. */
 async function enableBridgeNetfilter(log: Logger): Promise<void> {
-  const key = '/proc/sys/net/bridge/bridge-nf-call-iptables';
-  try {
-    if (!existsSync(key)) await runTool('modprobe', ['br_netfilter'], { check: false, what: 'load br_netfilter' });
-    if (readFileSync(key, 'utf8').trim() !== '1') {
-      writeFileSync(key, '1');
-      log.info({}, 'enabled bridge netfilter (net.bridge.bridge-nf-call-iptables=1)');
-    }
-  } catch (err) {
-    log.warn({ err }, 'cannot enable bridge netfilter: icc=false and DNAT within a bridge do not apply');
-  }
+  const key = 'net/bridge/bridge-nf-call-iptables';
+  if (!existsSync(`/proc/sys/${key}`)) await runTool('modprobe', ['br_netfilter'], { check: false, what: 'load br_netfilter' }).catch(() => {});
+  switchOn(key, log);
 }
 
 function setSysctl(key: string, value: string, log: Logger): void {
@@ -450,13 +443,15 @@ function setSysctl(key: string, value: string, log: Logger): void {
   }
 }
 
-function enableForwarding(log: Logger): void {
+/** Turns a 0/1 sysctl (`net/ipv4/ip_forward`) on if it is off, saying so. */
+function switchOn(key: string, log: Logger): void {
+  const name = key.replaceAll('/', '.');
   try {
-    if (readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() !== '1') {
-      writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
-      log.info({}, 'enabled IPv4 forwarding (net.ipv4.ip_forward=1)');
+    if (readFileSync(`/proc/sys/${key}`, 'utf8').trim() !== '1') {
+      writeFileSync(`/proc/sys/${key}`, '1');
+      log.info({}, `enabled ${name}`);
     }
   } catch (err) {
-    log.warn({ err }, 'cannot enable IPv4 forwarding');
+    log.warn({ err }, `cannot enable ${name}`);
   }
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { run, stopProcess, testSubnet, uniqueSuffix, type RunResult } from '@berth/testing';
 import { buildResponse, parseQuestion, RCODE_NOERROR, TYPE_A } from './dns-message.ts';
 import { NetworkManager, type NetworkManagerOptions } from './network-manager.ts';
+import type { SandboxSpec } from './types.ts';
 
 export interface Env {
   id: string;
@@ -121,6 +122,14 @@ async function sweep(tag: string, prefix: string, execRoot: string): Promise<str
 function splitRule(rule: string): string[] {
   // iptables-save quotes only comments, which berth does not use.
   return rule.split(' ');
+}
+
+/** A sandbox request for a new "container" `name` with a fresh id and its files directory under the env's root. */
+export function sandboxSpec(env: Env, name: string, networkMode: string, extra: Partial<SandboxSpec> = {}): SandboxSpec {
+  const containerId = `${uniqueSuffix(16)}${uniqueSuffix(16)}`;
+  const filesDir = path.join(env.root, 'containers', containerId);
+  mkdirSync(filesDir, { recursive: true });
+  return { containerId, containerName: name, hostname: containerId.slice(0, 12), networkMode, filesDir, ...extra };
 }
 
 /** Runs a command inside a namespace (host filesystem). */

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   freePort, removeCgroupTree, run, SHARED_REGISTRY, stopProcess, testCgroupParent, testSubnet, uniqueSuffix, waitFor, type RunResult,
 } from '@berth/testing';
-import { defaultChainPrefix } from '@berth/network';
+import { defaultChainPrefix, directEntries } from '@berth/network';
 
 const MAIN = path.resolve(import.meta.dirname, '../main.ts');
 
@@ -93,12 +93,7 @@ describe('networks and volumes through the docker CLI (issue 9 acceptance)', { c
     }
     // Between containers that have been up a moment, frames go veth to veth (direct delivery, docs/network.md):
     // once the client's entry is in, its request to web is counted by web's entry.
-    const block = readFileSync(`/sys/class/net/${bridge}a/ifindex`, 'utf8').trim();
-    const sentTo = async (mac: string) => {
-      const tc = (await run('tc', ['-s', 'filter', 'show', 'block', block])).stdout;
-      const entry = tc.split(/\n(?=filter )/).find((f) => f.includes(`match ${mac.replaceAll(':', '').slice(4)}/ffffffff at -12`));
-      return entry ? Number(/Sent (\d+) bytes/.exec(entry)?.[1]) : undefined;
-    };
+    const sentTo = async (mac: string) => (await directEntries(`${bridge}a`)).find((e) => e.mac === mac)?.bytes;
     await ok('run', '-d', '--name', 'client', '--network', 'front', 'busybox', 'sleep', '600');
     const clientMac = await ok('inspect', '-f', '{{.NetworkSettings.Networks.front.MacAddress}}', 'client');
     await waitFor(async () => (await sentTo(clientMac)) !== undefined, `direct delivery entry for ${clientMac}`, 10_000, 50);
